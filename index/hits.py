@@ -1,0 +1,58 @@
+"""What a search returns: one ranked, citable passage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SECTION_SEPARATOR = " › "
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    chunk_id: str
+    doc: str  # source file name (Document.doc_id)
+    title: str
+    section: tuple[str, ...]
+    paragraph: int  # first paragraph number of the passage
+    paragraph_end: int
+    text: str  # the passage exactly as in the cleaned document text
+    start: int
+    end: int
+    date: str = ""
+    url: str = ""
+    source: str = ""
+    also_in: list[dict] = field(default_factory=list)  # same passage in other documents
+
+    @property
+    def section_path(self) -> str:
+        return SECTION_SEPARATOR.join(self.section)
+
+    @property
+    def citation(self) -> str:
+        """Ready-to-paste citation: title › section › ¶n, date, url."""
+        parts = [self.title, *self.section]
+        para = f"¶{self.paragraph}" if self.paragraph == self.paragraph_end else f"¶{self.paragraph}–{self.paragraph_end}"
+        head = SECTION_SEPARATOR.join([p for p in parts if p] + [para])
+        tail = ", ".join(x for x in (self.date, self.url) if x)
+        return f"{head}, {tail}" if tail else head
+
+    def to_json(self) -> dict:
+        """The stable ``--batch``/``--json`` contract (extra keys may be added, never removed)."""
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "doc": self.doc,
+            "title": self.title,
+            "section": self.section_path,
+            "paragraph": self.paragraph,
+            "paragraph_end": self.paragraph_end,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "date": self.date,
+            "url": self.url,
+            "chunk_id": self.chunk_id,
+            "also_in": self.also_in,
+        }
