@@ -33,7 +33,9 @@ class Hit:
     def citation(self) -> str:
         """Ready-to-paste citation: title › section › ¶n, date, url."""
         parts = [self.title, *self.section]
-        para = f"¶{self.paragraph}" if self.paragraph == self.paragraph_end else f"¶{self.paragraph}–{self.paragraph_end}"
+        para = (
+            f"¶{self.paragraph}" if self.paragraph == self.paragraph_end else f"¶{self.paragraph}–{self.paragraph_end}"
+        )
         head = SECTION_SEPARATOR.join([p for p in parts if p] + [para])
         tail = ", ".join(x for x in (self.date, self.url) if x)
         return f"{head}, {tail}" if tail else head

@@ -1,0 +1,40 @@
+# The two set-up commands: `make run` (the app on the bundled corpus) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INDEX ?= data/index
+
+.PHONY: run test install install-dev index lint clean-index
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first and alone: the machine's local CPU build; a later resolve must never pull another.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# Model conversion (first run only) and index build, each with progress shown.
+index: install
+	$(PY) -m index prepare-model
+	test -f $(INDEX)/CURRENT || $(PY) -m index build --corpus data/corpus --index $(INDEX)
+
+run: index
+	CITELENS_INDEX=$(INDEX) $(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
+
+test: install-dev
+	$(PY) -m index prepare-model
+	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check .
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+clean-index:
+	rm -rf $(INDEX)

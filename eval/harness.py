@@ -1,0 +1,103 @@
+"""Run questions through a Searcher and score the ranking with ranx.
+
+A retrieved passage is relevant when it contains an evidence quote (whitespace
+removed). Qrels are therefore the passages of the index that contain a quote;
+a question whose quote no passage contains keeps a placeholder qrel, so it counts
+as a miss instead of silently leaving the average.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from eval.question_sets import Question
+from index.hits import Hit
+
+METRICS = ("hit_rate@1", "hit_rate@3", "hit_rate@5", "hit_rate@10", "mrr@10", "ndcg@10")
+MISSING = "__evidence_in_no_passage__"
+
+SearchFunction = Callable[[str, int], list[Hit]]
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    hits: list[Hit]
+    relevant_ranks: list[int]  # ranks (1-based) of the relevant hits
+
+    @property
+    def first_relevant(self) -> int | None:
+        return self.relevant_ranks[0] if self.relevant_ranks else None
+
+
+@dataclass
+class EvalResult:
+    name: str
+    metrics: dict[str, dict[str, float]]  # group ("all", "zh", "en", type:...) -> metric -> value
+    results: list[QuestionResult] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)  # question ids whose evidence no passage holds
+
+
+def build_qrels(questions: Sequence[Question], passages: dict[str, str]) -> tuple[dict, list[str]]:
+    """{question id: {passage id: 1}} over every passage containing an evidence quote."""
+    qrels, unreachable = {}, []
+    for question in questions:
+        relevant = {pid: 1 for pid, text in passages.items() if question.is_relevant(text)}
+        if not relevant:
+            unreachable.append(question.id)
+            relevant = {MISSING: 1}
+        qrels[question.id] = relevant
+    return qrels, unreachable
+
+
+def run_questions(search: SearchFunction, questions: Sequence[Question], k: int = 10) -> list[QuestionResult]:
+    results = []
+    for question in questions:
+        hits = search(question.question, k)
+        ranks = [hit.rank for hit in hits if question.is_relevant(hit.text)]
+        results.append(QuestionResult(question, hits, ranks))
+    return results
+
+
+def score(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str, float]:
+    from ranx import Qrels, Run, evaluate
+
+    if not qrels:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba's cast warnings say nothing about the results
+        values = evaluate(Qrels(qrels), Run(run), list(metrics), make_comparable=True)
+    if isinstance(values, float):
+        values = {metrics[0]: values}
+    return {metric: float(value) for metric, value in values.items()}
+
+
+def run_from_results(results: Sequence[QuestionResult]) -> dict:
+    # ranx ranks by score; use reciprocal rank so the Searcher's order is kept exactly.
+    return {r.question.id: {hit.chunk_id: 1.0 / hit.rank for hit in r.hits} or {"__no_hits__": 0.0} for r in results}
+
+
+def evaluate_search(
+    name: str,
+    search: SearchFunction,
+    questions: Sequence[Question],
+    passages: dict[str, str],
+    k: int = 10,
+) -> EvalResult:
+    """Metrics overall, by language and by question type, over the answerable questions."""
+    answerable = [q for q in questions if q.answerable]
+    qrels, unreachable = build_qrels(answerable, passages)
+    results = run_questions(search, answerable, k)
+    run = run_from_results(results)
+    groups: dict[str, list[str]] = {"all": [q.id for q in answerable]}
+    for q in answerable:
+        for key in (q.lang, f"type:{q.type}"):
+            if key and key != "type:":
+                groups.setdefault(key, []).append(q.id)
+    metrics = {
+        group: score({i: qrels[i] for i in ids}, {i: run[i] for i in ids}) | {"questions": float(len(ids))}
+        for group, ids in groups.items()
+    }
+    return EvalResult(name, metrics, results, unreachable)

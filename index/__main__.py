@@ -1,0 +1,126 @@
+"""CLI: ``python -m index build`` and ``python -m index search``.
+
+Each command is a few lines over the library (index.build, index.search); the
+``--json``/``--batch`` output is a stable contract other tools parse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from index import settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="ingest a corpus folder and build its index")
+    build.add_argument("--corpus", type=Path, default=settings.BUNDLED_CORPUS, help="folder of .txt/.md documents")
+    add_common(build)
+    build.add_argument("--max-tokens", type=int, default=256, help="chunk size in model tokens")
+    build.add_argument("--overlap", type=int, default=32, help="chunk overlap in model tokens")
+    build.add_argument("--batch-size", type=int, default=32)
+
+    search = commands.add_parser("search", help="ask a question")
+    search.add_argument("question", nargs="?", help="the question (Chinese or English)")
+    add_common(search)
+    search.add_argument("--k", type=int, default=10, help="number of passages")
+    search.add_argument("--json", action="store_true", help="print JSON instead of text")
+    search.add_argument("--batch", type=Path, help="JSONL file of {id, question}; one JSON line out per question")
+
+    commands.add_parser("prepare-model", help="convert the default model once (done by build when needed)")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            return run_build(args)
+        if args.command == "search":
+            return run_search(args, parser)
+        from index.encoder import prepare_default_model
+
+        print(prepare_default_model())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one clear line for the user, not a traceback
+        from index.build import EmptyCorpus
+        from index.encoder import ModelNotAvailable
+        from index.passage_index import IndexMismatch, IndexNotFound
+        from index.search import BadQuestion
+
+        if isinstance(error, ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
+    parser.add_argument("--model", help=f"sentence-transformers model name or path (default ${settings.ENV_MODEL})")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from index.build import ChunkerSettings, build_index
+    from index.encoder import Encoder
+
+    report = build_index(
+        args.corpus,
+        settings.index_dir(args.index),
+        Encoder(args.model),
+        ChunkerSettings(args.max_tokens, args.overlap),
+        batch_size=args.batch_size,
+    )
+    print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
+    if report.problems:
+        print(f"{len(report.problems)} file(s) skipped (see above).")
+    return 0
+
+
+def run_search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from index.search import BadQuestion, open_searcher
+
+    if not args.batch and args.question is None:
+        parser.error("give a QUESTION or --batch FILE")
+    searcher = open_searcher(args.index, args.model)
+    if args.batch:
+        for line_number, line in enumerate(args.batch.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            record = None
+            try:
+                record = json.loads(line)
+                hits = searcher.search(record["question"], k=args.k)
+                result = {"id": record.get("id"), "hits": [hit.to_json() for hit in hits]}
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, BadQuestion) as error:
+                result = {
+                    "id": record.get("id") if isinstance(record, dict) else None,
+                    "hits": [],
+                    "error": f"line {line_number}: {describe(error)}",
+                }
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        return 0
+    hits = searcher.search(args.question, k=args.k)
+    if args.json:
+        print(json.dumps({"question": args.question, "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+        return 0
+    for hit in hits:
+        print(f"[{hit.rank}] {hit.score:.3f}  {hit.citation}")
+        print(textwrap.indent(textwrap.fill(hit.text, width=60), "    "), end="\n\n")
+    return 0
+
+
+def describe(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"missing field {error}"
+    if isinstance(error, json.JSONDecodeError):
+        return f"not JSON ({error.msg})"
+    return str(error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""BM25 keyword index over Chinese word segmentation (jieba) and English words.
+
+bm25s keeps the index as a sparse matrix, so scoring a question is a sparse
+row lookup, not a pass over the collection.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+STOP_WORDS = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "是",
+        "在",
+        "有",
+        "也",
+        "就",
+        "都",
+        "而",
+        "被",
+        "把",
+        "对",
+        "为",
+        "以",
+        "之",
+        "其",
+        "或",
+        "等",
+        "中",
+        "上",
+        "下",
+        "这",
+        "那",
+        "个",
+        "们",
+        "什么",
+        "哪些",
+        "哪个",
+        "如何",
+        "怎么",
+        "怎样",
+        "多少",
+        "是否",
+        "吗",
+        "呢",
+        "啊",
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "by",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "when",
+        "where",
+        "why",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "had",
+    ]
+)
+
+
+def keyword_tokens(text: str) -> list[str]:
+    """Search-mode jieba segmentation (words and their sub-words), lower-cased, no stop words."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokens = []
+    for token in jieba.cut_for_search(text.lower()):
+        token = token.strip()
+        if token and WORD.search(token) and token not in STOP_WORDS:
+            tokens.append(token)
+    return tokens
+
+
+class KeywordIndex:
+    def __init__(self, bm25):
+        self.bm25 = bm25
+        self.vocabulary = bm25.vocab_dict
+
+    @classmethod
+    def build(cls, texts: list[str]) -> KeywordIndex:
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        bm25.index([keyword_tokens(text) for text in texts], show_progress=False)
+        return cls(bm25)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every passage for these tokens (unknown tokens are ignored)."""
+        known = [token for token in query_tokens if token in self.vocabulary]
+        if not known:
+            return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        self.bm25.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(directory), show_progress=False, verbosity=0))

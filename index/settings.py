@@ -1,0 +1,39 @@
+"""Where things live, and the environment variables that move them.
+
+Every CLI command and the app read these through the functions below, so a flag,
+an environment variable and the default always mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CORPUS = PROJECT_ROOT / "data" / "corpus"
+BUNDLED_QA = PROJECT_ROOT / "data" / "eval" / "dev_qa.jsonl"
+DEFAULT_MODEL = "multilingual-e5-small"
+
+ENV_INDEX = "CITELENS_INDEX"
+ENV_MODEL = "CITELENS_MODEL"
+ENV_CACHE = "CITELENS_CACHE"
+
+
+def index_dir(explicit: str | Path | None = None) -> Path:
+    """``--index`` flag, else $CITELENS_INDEX, else data/index in the project."""
+    value = explicit or os.environ.get(ENV_INDEX)
+    return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "index"
+
+
+def model_name(explicit: str | None = None) -> str:
+    """``--model`` flag, else $CITELENS_MODEL, else the bundled multilingual-e5-small."""
+    return explicit or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+
+
+def cache_dir() -> Path:
+    """Converted models and other set-up products (kept out of git)."""
+    value = os.environ.get(ENV_CACHE)
+    if value:
+        return Path(value).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "citelens"

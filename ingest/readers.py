@@ -1,0 +1,372 @@
+"""File → RawDocument: decode the bytes, split off front matter, refuse what is not text.
+
+Readers are dispatched by file suffix (``READERS``), so new formats plug in without touching
+the rest of ingest. Every refusal is an ``IngestError`` naming the file and a reason a person
+can act on; nothing here guesses silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import yaml
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # large enough for any real article, small enough to refuse dumps
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested, with a reason meant for the person who supplied it."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@dataclass
+class RawDocument:
+    path: Path
+    doc_id: str
+    text: str  # decoded body, front matter removed, otherwise untouched
+    metadata: dict[str, str] = field(default_factory=dict)  # front matter / embedded metadata, lower-case keys
+    encoding: str = "utf-8"
+    content_hash: str = ""  # sha256 of the raw file bytes
+
+
+# ---------------------------------------------------------------- decoding
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),  # before utf-16: the UTF-32-LE BOM starts with the UTF-16-LE one
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+# Magic numbers of formats people commonly rename by mistake; named so the message can say what it is.
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "a PDF file"),
+    (b"PK\x03\x04", "a ZIP/Office file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xd0\xcf\x11\xe0", "an old Office (OLE) file"),
+)
+
+_CJK_OR_FULLWIDTH = re.compile(
+    "[\u2000-\u206f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+    "\U00020000-\U0002ffff]"
+)
+
+
+def _looks_like_chinese(text: str) -> bool:
+    """GB18030 decodes almost any byte soup; accept it only if the non-ASCII part is mostly CJK."""
+    non_ascii = [ch for ch in text if ord(ch) > 0x7F]
+    if not non_ascii:
+        return True
+    return sum(1 for ch in non_ascii if _CJK_OR_FULLWIDTH.match(ch)) >= 0.8 * len(non_ascii)
+
+
+def _control_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    controls = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\n\r\t\f")
+    return controls / len(text)
+
+
+def decode_text(data: bytes, path: Path | str = "<bytes>") -> tuple[str, str]:
+    """Bytes → (text, encoding). Order: BOM, strict UTF-8, GB18030 (⊃ GBK ⊃ GB2312), charset-normalizer."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as error:
+                raise IngestError(path, f"starts with a {encoding} byte-order mark but is not valid {encoding}") from error
+    for signature, kind in _BINARY_SIGNATURES:
+        if data.startswith(signature):
+            raise IngestError(path, f"binary file (looks like {kind}), not text; give it the matching file extension")
+    if b"\x00" in data:
+        raise IngestError(path, "binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+        if _looks_like_chinese(text):
+            return text, "gb18030"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes  # imported lazily: only odd files need it
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise IngestError(path, "unknown text encoding (not UTF-8, GBK/GB18030, or anything charset-normalizer knows)")
+    return str(best), best.encoding
+
+
+def _check_is_text(text: str, path: Path | str) -> None:
+    if not text.strip():
+        raise IngestError(path, "file is empty (no text)")
+    if _control_ratio(text) > 0.02:
+        raise IngestError(path, "binary file (too many control characters to be text)")
+
+
+# ---------------------------------------------------------------- front matter
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Leading ``---`` YAML block → (metadata with string values, body). No block → ({}, text)."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    block = match.group(1)
+    try:
+        # BaseLoader keeps every value a string: dates stay "2022-11-09", not datetime objects.
+        loaded = yaml.load(block, Loader=yaml.BaseLoader)
+    except yaml.YAMLError:
+        loaded = _parse_simple_front_matter(block)
+    if not isinstance(loaded, dict):
+        return {}, text
+    metadata = {str(k).strip().lower(): str(v).strip() for k, v in loaded.items() if isinstance(v, str | int | float)}
+    return metadata, text[match.end() :]
+
+
+def _parse_simple_front_matter(block: str) -> dict[str, str]:
+    """Fallback for front matter that is not valid YAML (e.g. unquoted ``: `` inside a title)."""
+    metadata = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and " " not in key.strip():
+            metadata[key.strip()] = value.strip().strip("\"'")
+    return metadata
+
+
+# ---------------------------------------------------------------- readers per format
+
+
+def _read_plain_text(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
+    text, encoding = decode_text(data, path)
+    text = text.lstrip("\ufeff")
+    _check_is_text(text, path)
+    metadata, body = split_front_matter(text)
+    if not body.strip():
+        raise IngestError(path, "file has front matter but no text")
+    return body, metadata, encoding
+
+
+class _HtmlTextExtractor(HTMLParser):
+    """Visible text of an HTML page, one block element per paragraph; <h1>–<h6> become markdown headings."""
+
+    _BLOCKS = frozenset(
+        "p div br li ul ol section article header footer blockquote pre tr table h1 h2 h3 h4 h5 h6 "
+        "dd dt figcaption".split()
+    )
+    _SKIP = frozenset("script style noscript template svg head".split())
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.metadata: dict[str, str] = {}
+        self._skip_depth = 0
+        self._in_title = False
+        self._title: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "title":
+            self._in_title = True
+        elif tag == "meta":
+            self._meta(values)
+        elif tag == "link" and values.get("rel") == "canonical" and values.get("href"):
+            self.metadata.setdefault("url", values["href"])
+        if tag in self._SKIP:
+            self._skip_depth += 1
+        if tag in self._BLOCKS:
+            self.parts.append("\n\n")
+            if tag[0] == "h" and tag[1:].isdigit():
+                self.parts.append("#" * int(tag[1:]) + " ")
+
+    def _meta(self, values: dict[str, str]) -> None:
+        name = (values.get("property") or values.get("name") or "").lower()
+        content = values.get("content", "").strip()
+        keys = {
+            "og:title": "title",
+            "og:url": "url",
+            "og:site_name": "source",
+            "author": "source",
+            "article:published_time": "date",
+            "date": "date",
+            "publishdate": "date",
+        }
+        if content and name in keys:
+            self.metadata.setdefault(keys[name], content)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in self._SKIP and self._skip_depth:
+            self._skip_depth -= 1
+        if tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self._title.append(data)
+        elif not self._skip_depth:
+            self.parts.append(data)
+
+    def result(self) -> tuple[str, dict[str, str]]:
+        title = " ".join("".join(self._title).split())
+        if title:
+            self.metadata.setdefault("title", title)
+        lines = [" ".join(line.split()) for line in "".join(self.parts).splitlines()]
+        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        return text, self.metadata
+
+
+def _read_html(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
+    declared = re.search(rb"<meta[^>]+charset=[\"']?([\w-]+)", data[:4096], re.IGNORECASE)
+    text, encoding = None, ""
+    if declared:
+        try:
+            encoding = declared.group(1).decode("ascii").lower()
+            text = data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            text = None
+    if text is None:
+        text, encoding = decode_text(data, path)
+    extractor = _HtmlTextExtractor()
+    extractor.feed(text)
+    extractor.close()
+    body, metadata = extractor.result()
+    _check_is_text(body, path)
+    return body, metadata, encoding
+
+
+def _read_pdf(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(path, "PDF is password-protected")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError) as error:
+        raise IngestError(path, f"not a readable PDF ({error})") from error
+    text = "\n".join(pages)
+    if not text.strip():
+        raise IngestError(path, "PDF has no extractable text (a scanned image? run OCR first)")
+    metadata = {}
+    if info is not None and info.title:
+        metadata["title"] = str(info.title).strip()
+    return text, metadata, "pdf"
+
+
+def _read_docx(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
+    from io import BytesIO
+    from zipfile import BadZipFile
+
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph as DocxParagraph
+
+    try:
+        document = docx.Document(BytesIO(data))
+    except (BadZipFile, KeyError, ValueError) as error:
+        raise IngestError(path, f"not a readable .docx file ({error})") from error
+    blocks: list[str] = []
+    # Walk the body in order so tables stay where they were; heading styles become markdown headings.
+    for element in document.element.body.iterchildren():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            paragraph = DocxParagraph(element, document)
+            text = paragraph.text.strip()
+            style = (paragraph.style.name if paragraph.style is not None else "") or ""
+            level = re.fullmatch(r"Heading (\d)", style)
+            if text and level:
+                text = "#" * int(level.group(1)) + " " + text
+            blocks.append(text)
+        elif tag == "tbl":
+            for row in Table(element, document).rows:
+                cells = [cell.text.strip() for cell in row.cells]
+                blocks.append(" | ".join(cell for cell in cells if cell))
+    text = "\n\n".join(block for block in blocks if block)
+    _check_is_text(text, path)
+    metadata = {}
+    properties = document.core_properties
+    if properties.title:
+        metadata["title"] = properties.title.strip()
+    if properties.author:
+        metadata["source"] = properties.author.strip()
+    if properties.created:
+        metadata["date"] = properties.created.date().isoformat()
+    return text, metadata, "docx"
+
+
+Reader = Callable[[Path, bytes], tuple[str, dict[str, str], str]]
+READERS: dict[str, Reader] = {
+    ".txt": _read_plain_text,
+    ".md": _read_plain_text,
+    ".markdown": _read_plain_text,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+}
+SUPPORTED_SUFFIXES = frozenset(READERS)
+
+
+def read_document_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDocument:
+    """Read one file into a RawDocument, or raise IngestError saying why it cannot be used."""
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise IngestError(path, f"unsupported file type {path.suffix or '(no extension)'!r}; supported: {supported}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(path, f"file is too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB)")
+        if size == 0:
+            raise IngestError(path, "file is empty (0 bytes)")
+        data = path.read_bytes()
+    except OSError as error:
+        raise IngestError(path, f"cannot read file ({error.strerror or error})") from error
+    text, metadata, encoding = reader(path, data)
+    return RawDocument(
+        path=path,
+        doc_id=doc_id,
+        text=text,
+        metadata=metadata,
+        encoding=encoding,
+        content_hash=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def iter_corpus_files(directory: Path, *, include_unsupported: bool = False) -> Iterator[Path]:
+    """Files under ``directory`` (recursively), sorted by relative path, hidden files and folders skipped."""
+    directory = Path(directory)
+    candidates = []
+    for path in directory.rglob("*"):
+        relative = path.relative_to(directory)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if include_unsupported or path.suffix.lower() in SUPPORTED_SUFFIXES:
+            candidates.append((relative.as_posix(), path))
+    for _, path in sorted(candidates):
+        yield path
