@@ -1,0 +1,469 @@
+"""Raw text → clean text: paragraphs separated by exactly "\\n\\n", noise removed, content kept.
+
+One pure function per kind of noise; ``clean_text`` composes them. The order matters in two places:
+markup is removed before boilerplate (so ``*来源*`` compares as ``来源``), and the hard-wrap decision is
+made on the whole document before any line is joined (a per-line guess would break normal documents).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------- character classes
+
+# Ideographs (incl. extension A and the supplementary planes), kana, hangul, CJK radicals.
+CJK_CHARS = "\u2e80-\u2fff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
+# Full-width punctuation: spaces next to these are never meaningful.
+FULLWIDTH_PUNCT = "，。、；：？！…—·“”‘’（）《》〈〉【】「」『』〔〕〖〗～﹃﹄\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+SENTENCE_END = "。！？!?；;：:…"  # a line ending in one of these may end a paragraph
+CLOSING = "”’\"'）)】」』》〉]"  # may follow the sentence end: 说：“……。”
+CLAUSE_PUNCT = "，。；：！？,;"  # prose punctuation; headings rarely contain it
+
+_CJK = f"[{CJK_CHARS}]"
+_CJK_OR_PUNCT = f"[{CJK_CHARS}{FULLWIDTH_PUNCT}]"
+_LONE_PUNCT_LINE = re.compile(rf"^[\s{FULLWIDTH_PUNCT},.;:!?'\"()\[\]<>\-_=~*#|/\\×·•]+$")
+_STARTS_WITH_CLOSING = re.compile(rf"^[{CLOSING}，。、；：？！,.;:?!…%％]")
+
+# Heading prefixes, shared with structure.py (which decides the levels).
+CHINESE_NUMERAL = "一二三四五六七八九十百零〇"
+HEADING_PREFIX = re.compile(
+    rf"^(?:[{CHINESE_NUMERAL}]+、"  # 一、
+    rf"|[（(][{CHINESE_NUMERAL}]+[）)]"  # （一）
+    r"|\d{1,2}[.、．](?!\d)"  # 1. / 1、 (not 10.51)
+    r"|[（(]\d{1,2}[）)]"  # （1）
+    rf"|第[{CHINESE_NUMERAL}\d]+[章节部篇])"  # 第一章 / 第二部分
+)
+# Standalone headings without numbering (compared with spaces removed).
+NAMED_HEADINGS = frozenset("前言 序言 序 引言 导言 导论 结束语 结语 目录 后记 附录 摘要 参考文献".split())
+
+
+def strip_spaces(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def is_named_heading(text: str) -> bool:
+    return strip_spaces(text) in NAMED_HEADINGS
+
+
+def ends_sentence(text: str) -> bool:
+    """True if the text ends like a sentence (closing quotes/brackets after the mark are allowed)."""
+    stripped = text.rstrip().rstrip(CLOSING)
+    return bool(stripped) and stripped[-1] in SENTENCE_END
+
+
+def visual_width(text: str) -> float:
+    """Width in CJK cells: half-width (Latin, digits) characters count half."""
+    return sum(0.5 if ord(ch) < 0x1100 else 1.0 for ch in text)
+
+
+# ---------------------------------------------------------------- character-level normalisation
+
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_ODD_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\v\f]")
+_SEPARATOR_RUN = re.compile("\u3000{2,}")
+
+
+def normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+
+
+def normalise_vertical_forms(text: str) -> str:
+    """Vertical presentation forms from newspaper layout (﹃﹄︵︶) → their ordinary forms."""
+    return re.sub("[\ufe10-\ufe19\ufe30-\ufe4f]", lambda m: unicodedata.normalize("NFKC", m.group()), text)
+
+
+def split_separator_runs(text: str) -> str:
+    """U+3000 runs used as paragraph separators (whole book on one line) → blank lines.
+
+    Only on long lines with several runs: a short line like ``前　　言`` uses them as spacing.
+    """
+
+    def split_line(line: str) -> str:
+        if len(line) > 200 and len(_SEPARATOR_RUN.findall(line)) >= 3:
+            return _SEPARATOR_RUN.sub("\n\n", line)
+        return line
+
+    return "\n".join(split_line(line) for line in text.split("\n"))
+
+
+def normalise_separators(text: str) -> str:
+    """NBSP, ideographic and other odd spaces, tabs → plain spaces; zero-width characters removed."""
+    return _ODD_SPACES.sub(" ", _INVISIBLE.sub("", text))
+
+
+_SPACE_BY_DIGIT = re.compile(rf"(?<={_CJK_OR_PUNCT}) +(?=\d)|(?<=\d) +(?={_CJK_OR_PUNCT})")
+_SPACE_BY_PUNCT = re.compile(f" +(?=[{FULLWIDTH_PUNCT}])|(?<=[{FULLWIDTH_PUNCT}]) +")
+_SPACED_OUT_RUN = re.compile(rf"(?<![^\s]){_CJK}(?: {{1,3}}{_CJK})+(?![^\s])")
+_ANY_SPACE_BY_CJK = re.compile(rf"(?<={_CJK_OR_PUNCT}) +| +(?={_CJK_OR_PUNCT})")
+
+
+def normalise_cjk_spacing(text: str, aggressive: bool = False) -> str:
+    """Remove layout spaces around CJK text, line by line.
+
+    Always: ``11 月 7 日`` → ``11月7日``, spaces beside full-width punctuation, spaced-out titles
+    (``序 言``, ``携 手 构 建``). ``aggressive`` (typeset newspaper text, where every space next to
+    a CJK character is justification) removes all spaces next to CJK characters.
+    """
+    lines = []
+    for line in text.split("\n"):
+        line = re.sub(" {2,}", " ", line.strip())
+        if aggressive:
+            line = _ANY_SPACE_BY_CJK.sub("", line)
+        else:
+            line = _SPACED_OUT_RUN.sub(lambda m: m.group().replace(" ", ""), line)
+            line = _SPACE_BY_PUNCT.sub("", line)
+            line = _SPACE_BY_DIGIT.sub("", line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- markup
+
+_IMAGE_LINK = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_MARKDOWN_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\((?:https?://|/|#)[^)\n]*\)")
+_HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_BOLD_LINE = re.compile(r"^\s*(\*\*|__)(.+)\1\s*$")
+_BLOCKQUOTE = re.compile(r"^ {0,3}> ?", re.MULTILINE)
+_ASTERISKS = re.compile(r"\*+")
+_UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w])__(?=\S)|(?<=\S)__(?![\w])")
+
+
+def remove_image_links(text: str) -> str:
+    """``![alt](url)`` (also empty ``![]()``) → nothing; an image carries no text we can cite."""
+    return _IMAGE_LINK.sub("", text)
+
+
+def remove_markdown_links(text: str) -> str:
+    """``[text](url)`` → ``text``."""
+    return _MARKDOWN_LINK.sub(r"\1", text)
+
+
+def _drop_emphasis_marker(match: re.Match[str]) -> str:
+    # A run of * between digits/spaces is arithmetic (``3 * 4``, ``2*3``), not emphasis.
+    text, start, end = match.string, match.start(), match.end()
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return match.group() if (before.isdigit() or before == " ") and (after.isdigit() or after == " ") else ""
+
+
+def remove_markdown_emphasis(text: str) -> str:
+    """``**bold**``, ``*italic*``, ``__bold__`` → plain text (the words stay)."""
+    return _UNDERSCORE_EMPHASIS.sub("", _ASTERISKS.sub(_drop_emphasis_marker, text))
+
+
+def remove_markdown_heading_markers(text: str) -> str:
+    """``## 标题`` → ``标题``; structure.py learns the level from the raw text (``markup_heading_levels``)."""
+    lines = []
+    for line in text.split("\n"):
+        heading = _HEADING_LINE.match(line)
+        lines.append(heading.group(2) if heading else line)
+    return _BLOCKQUOTE.sub("", "\n".join(lines))
+
+
+def clean_inline(line: str) -> str:
+    """The markup/spacing part of cleaning for one line, so raw headings can be matched to clean paragraphs."""
+    line = remove_markdown_heading_markers(line)
+    line = remove_markdown_emphasis(remove_markdown_links(remove_image_links(line)))
+    return normalise_cjk_spacing(normalise_separators(line)).strip()
+
+
+def markup_heading_levels(raw: str) -> dict[str, int | None]:
+    """Clean heading text → level, from markdown ``#`` headings (level = number of #) and whole-line bold
+    (level None: decided by its numbering, else 1). Cleaning removes the markup, so this is the only record."""
+    levels: dict[str, int | None] = {}
+    for line in normalise_newlines(raw).split("\n"):
+        heading = _HEADING_LINE.match(line)
+        bold = _BOLD_LINE.match(line)
+        if heading:
+            text, level = clean_inline(heading.group(2)), len(heading.group(1))
+        elif bold and "**" not in bold.group(2):
+            text, level = clean_inline(bold.group(2)), None
+        else:
+            continue
+        if text:
+            levels.setdefault(text, level)
+    return levels
+
+
+# ---------------------------------------------------------------- page boilerplate
+
+# WeChat article page chrome. Strong markers never occur in article prose; weak ones are
+# ordinary words, so they are removed only after the first strong marker (the page footer).
+WECHAT_STRONG_MARKERS = frozenset(
+    """预览时标签不可点 微信扫一扫 关注该公众号 继续滑动看下一个 轻触阅读原文 向上滑动看下一个
+    微信扫一扫可打开此内容， 微信扫一扫可打开此内容 使用完整服务 微信扫一扫关注该公众号""".split()
+)
+WECHAT_WEAK_LINES = frozenset(
+    """阅读原文 知道了 使用小程序 取消 允许 × 分析 视频 小程序 赞 ，轻点两下取消赞 在看 ，轻点两下取消在看
+    分享 留言 收藏 听过 写留言 已关注 关注 阅读 喜欢此内容的人还喜欢 人划线 修改于""".split()
+)
+_BOILERPLATE_PATTERNS = re.compile(
+    r"^[“\"]?(?:投稿联系方式|投稿邮箱|商务合作|点击上方.{0,12}关注|长按(?:识别)?二维码|扫码关注|扫描二维码关注)"
+)
+_LATIN_LOGO = re.compile(r"^[A-Z][A-Z0-9&\-]{1,15}$")  # "NERCIS": an account's logo text in the page header
+
+
+def is_wechat_page(lines: list[str]) -> bool:
+    return len({line.strip() for line in lines} & WECHAT_STRONG_MARKERS) >= 2
+
+
+def _is_body_line(line: str) -> bool:
+    return len(line) >= 30 or any(mark in line for mark in "。！？")
+
+
+def remove_wechat_boilerplate(text: str, title: str = "", account: str = "") -> str:
+    """WeChat page chrome: the footer UI, the page header (account name, logo text, repeated title),
+    contributor-contact lines. The first copy of the title is kept as the document's first paragraph."""
+    lines = text.split("\n")
+    if not is_wechat_page(lines):
+        return text
+    clean_title = clean_inline(title) if title else ""
+    kept: list[str] = []
+    in_header, in_footer, title_seen = True, False, False
+    for line in lines:
+        stripped = line.strip()
+        if stripped in WECHAT_STRONG_MARKERS:
+            in_footer = True
+            continue
+        if _BOILERPLATE_PATTERNS.match(stripped) or (in_footer and stripped in WECHAT_WEAK_LINES):
+            continue
+        if stripped and (in_header or in_footer):
+            if account and clean_inline(stripped) == clean_inline(account):
+                continue
+            if in_header and _LATIN_LOGO.match(stripped):
+                continue
+            if clean_title and clean_inline(stripped) == clean_title:
+                if title_seen:
+                    continue
+                title_seen = True
+        if stripped and _is_body_line(stripped) and clean_inline(stripped) != clean_title:
+            in_header = False
+        kept.append(line)
+    return "\n".join(kept)
+
+
+_SOURCE_LINK_LABEL = re.compile(r"^\s*原\s*文\s*链\s*接\s*[:：]?\s*(https?://\S+)?\s*$")
+_URL_LINE = re.compile(r"^\s*https?://\S+\s*(?:[,，]\s*转载请注明[。.]?)?\s*$")
+
+
+def remove_source_link_footer(text: str) -> str:
+    """``原文链接:`` + URL (+ ``转载请注明``) → removed; the URL is kept as the document's url metadata."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    drop_url = False
+    for line in lines:
+        label = _SOURCE_LINK_LABEL.match(line)
+        if label:
+            drop_url = not label.group(1)  # the URL may follow on its own line
+            continue
+        if drop_url and _URL_LINE.match(line):
+            drop_url = False
+            continue
+        if line.strip():
+            drop_url = False
+        kept.append(line)
+    return "\n".join(kept)
+
+
+_PAGE_JUMP = re.compile(rf"[ \t]*[（(] *(?:下转|上接|转) *第? *[{CHINESE_NUMERAL}\d]+ *版 *[）)][ \t]*")
+
+
+def remove_page_jump_notes(text: str) -> str:
+    """Newspaper continuation notes ``（下转第十版）`` / ``（上接第一版）`` → removed (layout, not content)."""
+    return _PAGE_JUMP.sub("", text)
+
+
+def remove_lone_punctuation_lines(text: str) -> str:
+    """Lines that are only punctuation (``，`` ``。`` ``——``) carry nothing; drop them."""
+    return "\n".join(line for line in text.split("\n") if not _LONE_PUNCT_LINE.match(line))
+
+
+# ---------------------------------------------------------------- paragraphs in normal documents
+
+_MIN_BROKEN_PARAGRAPH = 15
+
+
+def _looks_like_heading(text: str) -> bool:
+    return is_named_heading(text) or (bool(HEADING_PREFIX.match(text)) and len(text) <= 40)
+
+
+def merge_broken_paragraphs(paragraphs: list[str]) -> list[str]:
+    """Rejoin prose split by a stray blank line in mid-sentence (``…造福全人类`` / ``的发展共同体…``).
+
+    Only when the first part is prose (has clause punctuation), stops on an ideograph, and neither
+    part looks like a heading — titles and headings also end without punctuation.
+    """
+    merged: list[str] = []
+    for paragraph in paragraphs:
+        if merged:
+            previous = merged[-1]
+            if (
+                len(previous) >= _MIN_BROKEN_PARAGRAPH
+                and re.search(_CJK + "$", previous)
+                and re.match(_CJK, paragraph)
+                and any(mark in previous for mark in CLAUSE_PUNCT)
+                and not _looks_like_heading(previous)
+                and not _looks_like_heading(paragraph)
+            ):
+                merged[-1] = previous + paragraph
+                continue
+        merged.append(paragraph)
+    return merged
+
+
+# ---------------------------------------------------------------- hard-wrapped (typeset) text
+
+
+def is_hard_wrapped(text: str) -> bool:
+    """Does this document have its paragraphs wrapped into short physical lines (PDF / newspaper text)?
+
+    Yes if most of the text sits in lines that stop mid-sentence and those lines are short. Decided
+    per document, weighted by characters, so a WeChat page's many short footer lines do not count.
+    """
+    lines = [line.strip() for line in text.split("\n") if len(line.strip()) >= 4]
+    if len(lines) < 8:
+        return False
+    widths = [visual_width(line) for line in lines]
+    open_chars = sum(len(line) for line in lines if not ends_sentence(line))
+    return open_chars >= 0.5 * sum(len(line) for line in lines) and statistics.median(widths) <= 60
+
+
+@dataclass
+class _Line:
+    text: str
+    width: float
+    indented: bool  # leading whitespace in the source: a paragraph start in typeset text
+
+
+_DATELINE = re.compile(r"^(?:本报|新华社|中新社|人民日报|央视网|光明日报)\S{0,12}?(?:电|讯|\d)")
+_BRACKETED = re.compile(r"^[（(][^（()）]*[）)]$")
+_INDENT_TOLERANCE = 1.5  # a first line is indented by two cells; one cell of slack for punctuation squeeze
+_WIDTH_WINDOW = 8
+
+
+def _local_widths(lines: list[_Line]) -> list[float]:
+    """Column width around each line: the median of its neighbours' widths (columns differ per article)."""
+    widths = [line.width for line in lines]
+    local = []
+    for i in range(len(lines)):
+        window = [w for w in widths[max(0, i - _WIDTH_WINDOW) : i + _WIDTH_WINDOW + 1] if w >= 4]
+        local.append(statistics.median(window) if window else widths[i])
+    return local
+
+
+def _is_single_ideograph(line: _Line) -> bool:
+    return len(line.text) == 1 and bool(re.match(_CJK, line.text))
+
+
+def unwrap_hard_wrapped_lines(text: str) -> str:
+    """Rebuild paragraphs of typeset text whose every physical line is followed by a blank line.
+
+    Blank lines carry no information here, so paragraph ends are inferred per line break:
+    - a line ending a sentence that is clearly shorter than its column ends a paragraph;
+    - so does one followed by an indented (two cells shorter) line that does not itself end the paragraph;
+    - numbered/named headings, datelines (``新华社…电``), indented lines and bracketed lines start one;
+    - a heading continues onto the next line only if that line is short and has no clause punctuation;
+    - a line starting with punctuation always continues the previous one (vertical captions);
+    - runs of single ideographs (a name set vertically: 刘 / 亮) form their own paragraph.
+    CJK lines are joined without a space; Latin words across a break get one.
+    """
+    lines = []
+    for raw_line in text.split("\n"):
+        if not raw_line.strip():
+            continue
+        line_text = normalise_cjk_spacing(raw_line, aggressive=True).strip()
+        if line_text:
+            lines.append(_Line(line_text, visual_width(line_text), raw_line[:1].isspace()))
+    if not lines:
+        return ""
+    local = _local_widths(lines)
+    paragraphs: list[str] = [lines[0].text]
+    in_heading = _starts_heading(lines[0].text)
+    for i in range(1, len(lines)):
+        previous, line = lines[i - 1], lines[i]
+        following = lines[i + 1] if i + 1 < len(lines) else None
+        if _continues(previous, line, following, local[i - 1], local[i], in_heading, i, lines):
+            joiner = " " if re.search(r"[A-Za-z0-9]$", paragraphs[-1]) and re.match(r"[A-Za-z0-9]", line.text) else ""
+            paragraphs[-1] += joiner + line.text
+        else:
+            paragraphs.append(line.text)
+            in_heading = _starts_heading(line.text)
+    return "\n\n".join(paragraphs)
+
+
+def _starts_heading(text: str) -> bool:
+    return (bool(HEADING_PREFIX.match(text)) and not any(mark in text for mark in "。；！？")) or is_named_heading(text)
+
+
+def _continues(
+    previous: _Line,
+    line: _Line,
+    following: _Line | None,
+    previous_width: float,
+    width: float,
+    in_heading: bool,
+    index: int,
+    lines: list[_Line],
+) -> bool:
+    if _STARTS_WITH_CLOSING.match(line.text):
+        return True
+    vertical_previous, vertical_line = _is_single_ideograph(previous), _is_single_ideograph(line)
+    if vertical_previous and vertical_line:
+        return True
+    if vertical_previous and index >= 2 and _is_single_ideograph(lines[index - 2]):
+        return False  # a vertical run just ended
+    if vertical_line and following is not None and _is_single_ideograph(following):
+        return False  # a vertical run starts
+    if (
+        line.indented
+        or _starts_heading(line.text)
+        or is_named_heading(previous.text)
+        or _DATELINE.match(line.text)
+        or _BRACKETED.match(line.text)
+        or _BRACKETED.match(previous.text)
+    ):
+        return False
+    if previous.width >= 1.8 * previous_width and previous_width >= 8:
+        return False  # a banner line across several columns (a subtitle) stands alone
+    if in_heading:
+        return (
+            not ends_sentence(previous.text)
+            and not any(mark in line.text for mark in CLAUSE_PUNCT)
+            and line.width <= width - _INDENT_TOLERANCE
+            and len(previous.text) + len(line.text) <= 60
+        )
+    if ends_sentence(previous.text):
+        previous_is_short = previous.width <= previous_width - _INDENT_TOLERANCE
+        line_is_indented = line.width <= width - _INDENT_TOLERANCE and not ends_sentence(line.text)
+        if previous_is_short or line_is_indented:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- the whole cleaning
+
+
+def clean_text(raw: str, *, title: str = "", source: str = "") -> str:
+    """Raw document body → clean text, paragraphs separated by exactly "\\n\\n".
+
+    ``title`` and ``source`` (from front matter) let the WeChat header repeats of them be recognised.
+    """
+    text = normalise_vertical_forms(normalise_newlines(raw))
+    text = split_separator_runs(text)
+    text = normalise_separators(text)
+    text = remove_markdown_heading_markers(remove_markdown_links(remove_image_links(text)))
+    text = remove_markdown_emphasis(text)
+    text = remove_wechat_boilerplate(text, title=title, account=source)
+    text = remove_source_link_footer(text)
+    text = remove_page_jump_notes(text)
+    if is_hard_wrapped(text):
+        paragraphs = unwrap_hard_wrapped_lines(text).split("\n\n")
+    else:
+        text = remove_lone_punctuation_lines(text)
+        paragraphs = [line for line in normalise_cjk_spacing(text).split("\n") if line]
+        paragraphs = merge_broken_paragraphs(paragraphs)
+    paragraphs = [p for p in (p.strip() for p in paragraphs) if p and not _LONE_PUNCT_LINE.match(p)]
+    return "\n\n".join(paragraphs)

@@ -1,0 +1,70 @@
+"""Eval metrics on a hand-computed case, through the same harness `python -m eval` uses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from eval.harness import evaluate_search
+from eval.question_sets import Question, read_gold_jsonl
+from index.hits import Hit
+
+PASSAGES = {
+    "a": "网民规模达10.51亿",
+    "b": "互联网 普及率\n提升到74.4%",  # whitespace inside the source does not matter
+    "c": "建成5G基站185.4万个",
+    "d": "金种子育种平台",
+    "x": "无关的段落",
+    "y": "另一个无关段落",
+}
+QUESTIONS = [
+    Question("q1", "网民规模？", lang="zh", type="factoid", evidence=("网民规模达10.51亿", "普及率提升到74.4%")),
+    Question("q2", "How many 5G base stations?", lang="en", type="factoid", evidence=("5G基站185.4万个",)),
+    Question("q3", "Seed platform?", lang="en", type="factoid", evidence=("金种子育种平台",)),
+    Question("q4", "Unanswerable?", lang="en", type="unanswerable", answerable=False),
+]
+RANKINGS = {"网民规模？": ["x", "a", "b"], "How many 5G base stations?": ["c", "x"], "Seed platform?": ["x", "y"]}
+
+
+def fake_search(question: str, k: int) -> list[Hit]:
+    return [
+        Hit(rank, 1.0 / rank, pid, "doc.txt", "t", (), 1, 1, PASSAGES[pid], 0, len(PASSAGES[pid]))
+        for rank, pid in enumerate(RANKINGS[question][:k], 1)
+    ]
+
+
+def test_metrics_equal_hand_computed_values():
+    result = evaluate_search("fake", fake_search, QUESTIONS, PASSAGES, k=10)
+    overall = result.metrics["all"]
+    # q1: first relevant at rank 2 (two relevant: a, b at ranks 2 and 3); q2: rank 1; q3: none.
+    ndcg_q1 = (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert overall["questions"] == 3  # the unanswerable question is not a retrieval question
+    assert overall["hit_rate@1"] == pytest.approx(1 / 3)
+    assert overall["hit_rate@3"] == pytest.approx(2 / 3)
+    assert overall["hit_rate@10"] == pytest.approx(2 / 3)
+    assert overall["mrr@10"] == pytest.approx((1 / 2 + 1 + 0) / 3)
+    assert overall["ndcg@10"] == pytest.approx((ndcg_q1 + 1 + 0) / 3)
+    assert result.metrics["zh"]["mrr@10"] == pytest.approx(0.5)
+    assert result.metrics["en"]["hit_rate@1"] == pytest.approx(0.5)
+    assert [r.first_relevant for r in result.results] == [2, 1, None]
+
+
+def test_evidence_in_no_passage_counts_as_a_miss():
+    questions = [Question("q9", "Seed platform?", evidence=("不存在的引文",)), QUESTIONS[1]]
+    result = evaluate_search("fake", fake_search, questions, PASSAGES, k=10)
+    assert result.unreachable == ["q9"]
+    assert result.metrics["all"]["hit_rate@10"] == pytest.approx(0.5)
+
+
+def test_bundled_gold_set_reads(tmp_path):
+    from index.settings import BUNDLED_QA
+
+    questions = read_gold_jsonl(BUNDLED_QA)
+    assert len(questions) == 40
+    assert {q.lang for q in questions} == {"zh", "en"}
+    assert sum(not q.answerable for q in questions) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.jsonl:1"):
+        read_gold_jsonl(bad)
