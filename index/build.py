@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.chunking import chunk_document
-from ingest.pipeline import load_corpus
-
 from index.encoder import Encoder
 from index.passage_index import PassageIndex
+from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
+from ingest.pipeline import load_corpus
 
 
 @dataclass(frozen=True)

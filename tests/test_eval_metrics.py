@@ -66,5 +66,5 @@ def test_bundled_gold_set_reads(tmp_path):
     assert sum(not q.answerable for q in questions) == 2
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.jsonl:1"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         read_gold_jsonl(bad)
