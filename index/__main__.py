@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common(build)
     build.add_argument("--max-tokens", type=int, default=256, help="chunk size in model tokens")
     build.add_argument("--overlap", type=int, default=32, help="chunk overlap in model tokens")
-    build.add_argument("--batch-size", type=int, default=32)
+    build.add_argument("--context", action="store_true", help="embed title and section path with each chunk")
 
     search = commands.add_parser("search", help="ask a question")
     search.add_argument("question", nargs="?", help="the question (Chinese or English)")
@@ -65,15 +65,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from index.build import ChunkerSettings, build_index
+    from index.build import BuildSettings, build_index
     from index.encoder import Encoder
 
     report = build_index(
         args.corpus,
         settings.index_dir(args.index),
         Encoder(args.model),
-        ChunkerSettings(args.max_tokens, args.overlap),
-        batch_size=args.batch_size,
+        BuildSettings(args.max_tokens, args.overlap, args.context),
     )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
     if report.problems:

@@ -24,6 +24,14 @@ class Hit:
     url: str = ""
     source: str = ""
     also_in: list[dict] = field(default_factory=list)  # same passage in other documents
+    sentence_start: int = 0  # the sentence that best answers the question (document offsets)
+    sentence_end: int = 0
+    similarity: float = 0.0  # best cosine of the passage or one of its sentences to the question
+    relevance: float | None = None  # calibrated probability that the passage answers the question
+
+    @property
+    def sentence(self) -> str:
+        return self.text[self.sentence_start - self.start : self.sentence_end - self.start]
 
     @property
     def section_path(self) -> str:
@@ -57,4 +65,6 @@ class Hit:
             "url": self.url,
             "chunk_id": self.chunk_id,
             "also_in": self.also_in,
+            "sentence": {"start": self.sentence_start, "end": self.sentence_end, "text": self.sentence},
+            "relevance": None if self.relevance is None else round(float(self.relevance), 4),
         }

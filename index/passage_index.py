@@ -13,16 +13,17 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from index.encoder import ModelInfo
 from index.keyword import KeywordIndex
+from index.translate import QueryTranslator
 from ingest.documents import Chunk, Document, Paragraph
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 
 
@@ -43,6 +44,32 @@ def document_from_dict(data: dict) -> Document:
     return Document(**{**data, "paragraphs": paragraphs})
 
 
+@dataclass
+class SentenceTable:
+    """Every chunk's sentences: which chunk, where in the document, and their embeddings.
+
+    Used to rescore candidates by their best-matching sentence and to highlight it.
+    """
+
+    chunk: np.ndarray  # int32, row -> chunk index
+    start: np.ndarray  # int32, offsets into the document text
+    end: np.ndarray
+    vectors: np.ndarray  # float16 (halves memory; scores are computed in float32)
+
+    def rows_of(self, chunk_index: int) -> slice:
+        lo = int(np.searchsorted(self.chunk, chunk_index, side="left"))
+        hi = int(np.searchsorted(self.chunk, chunk_index, side="right"))
+        return slice(lo, hi)
+
+    def save(self, path: Path) -> None:
+        np.savez(path, chunk=self.chunk, start=self.start, end=self.end, vectors=self.vectors)
+
+    @classmethod
+    def load(cls, path: Path) -> SentenceTable:
+        with np.load(path) as data:
+            return cls(data["chunk"], data["start"], data["end"], data["vectors"])
+
+
 class PassageIndex:
     def __init__(
         self,
@@ -51,12 +78,16 @@ class PassageIndex:
         documents: dict[str, Document],
         vectors,  # faiss.Index over the chunk embeddings, row i = chunks[i]
         keyword: KeywordIndex,
+        sentences: SentenceTable,
+        translator: QueryTranslator,
     ):
         self.manifest = manifest
         self.chunks = chunks
         self.documents = documents
         self.vectors = vectors
         self.keyword = keyword
+        self.sentences = sentences
+        self.translator = translator
 
     @classmethod
     def create(
@@ -64,8 +95,9 @@ class PassageIndex:
         documents: list[Document],
         chunks: list[Chunk],
         embeddings: np.ndarray,
+        sentences: SentenceTable,
         model: ModelInfo,
-        chunker: dict,
+        build_settings: dict,
     ) -> PassageIndex:
         import faiss
 
@@ -80,10 +112,10 @@ class PassageIndex:
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "model": model.to_dict(),
-            "chunker": chunker,
+            "build": build_settings,
             "vector_index": "faiss.IndexFlatIP",
             "keyword_index": "bm25s over jieba search-mode tokens",
-            "counts": {"documents": len(documents), "chunks": len(chunks)},
+            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences.chunk)},
             "documents": {
                 doc.doc_id: {
                     "title": doc.title,
@@ -94,8 +126,14 @@ class PassageIndex:
                 for doc in documents
             },
         }
-        keyword = KeywordIndex.build([chunk.text for chunk in chunks])
-        return cls(manifest, chunks, {doc.doc_id: doc for doc in documents}, vectors, keyword)
+        # Titles and section paths are keyword fields too: questions name the document or part they mean.
+        keyword_texts = [
+            " ".join([chunk.title, *chunk.section, chunk.text]) if build_settings.get("keyword_context") else chunk.text
+            for chunk in chunks
+        ]
+        keyword = KeywordIndex.build(keyword_texts)
+        translator = QueryTranslator.build(keyword.vocabulary)
+        return cls(manifest, chunks, {doc.doc_id: doc for doc in documents}, vectors, keyword, sentences, translator)
 
     @property
     def model(self) -> ModelInfo:
@@ -133,6 +171,8 @@ class PassageIndex:
         _write_json(staging / "documents.json", [document_to_dict(d) for d in self.documents.values()])
         faiss.write_index(self.vectors, str(staging / "vectors.faiss"))
         self.keyword.save(staging / "keyword")
+        self.sentences.save(staging / "sentences.npz")
+        _write_json(staging / "translation.json", self.translator.to_dict())
         _fsync_tree(staging)
         staging.rename(directory / version)
         pointer = directory / f".{CURRENT}.{version}"
@@ -163,6 +203,8 @@ class PassageIndex:
             {doc.doc_id: doc for doc in documents},
             faiss.read_index(str(version_dir / "vectors.faiss")),
             KeywordIndex.load(version_dir / "keyword"),
+            SentenceTable.load(version_dir / "sentences.npz"),
+            QueryTranslator.from_dict(json.loads((version_dir / "translation.json").read_text(encoding="utf-8"))),
         )
         if model is not None:
             index.check_model(model)

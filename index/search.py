@@ -1,13 +1,34 @@
 """Searcher: a question in, ranked citable Hits out — the one API the CLI, the app
-and the eval harness all call."""
+and the eval harness all call.
+
+A question is answered in five steps:
+1. candidates from the dense index (FAISS) and from the keyword index (BM25 over
+   jieba tokens; English questions also through their Chinese translations);
+2. each candidate scored three ways: whole-chunk cosine, best-sentence cosine,
+   and keyword score, fused by reciprocal rank;
+3. duplicates collapsed: the same text in several documents is one hit with
+   "also in" citations;
+4. the best sentence of each hit located, for highlighting;
+5. a calibrated relevance for each hit, and a plain "answerable" judgement.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
 from index.encoder import Encoder
 from index.hits import Hit
+from index.keyword import keyword_tokens
 from index.passage_index import PassageIndex
+from index.translate import TermGroup
 
 MAX_QUESTION_CHARS = 2000
+CJK = re.compile(r"[\u3400-\u9fff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 class BadQuestion(ValueError):
@@ -25,30 +46,209 @@ def validate_question(question: object) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class SearchConfig:
+    """One named way of searching; the eval harness compares these side by side."""
+
+    name: str = "full"
+    keyword: bool = True  # fuse BM25 over jieba tokens
+    translate: bool = True  # English words → Chinese terms for the keyword side
+    sentence: bool = True  # rescore candidates by their best-matching sentence
+    collapse: bool = True  # the same passage in several documents becomes one hit
+    candidates: int = 100  # from each retriever
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    sentence_weight: float = 1.0
+    keyword_weight: float = 1.0
+    duplicate_overlap: float = 0.5  # share of shingles two passages share to count as one
+
+
+CONFIGS = {
+    "dense": SearchConfig("dense", keyword=False, translate=False, sentence=False, collapse=False),
+    "dense+collapse": SearchConfig("dense+collapse", keyword=False, translate=False, sentence=False),
+    "dense+sentence": SearchConfig("dense+sentence", keyword=False, translate=False),
+    "hybrid": SearchConfig("hybrid", translate=False),
+    "full": SearchConfig("full"),
+}
+DEFAULT_CONFIG = CONFIGS["full"]
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese, so Traditional questions match the (Simplified) corpus."""
+    if not CJK.search(text):
+        return text
+    import opencc
+
+    return opencc.OpenCC("t2s").convert(text)
+
+
+def shingles(text: str, size: int = 4) -> set[str]:
+    squeezed = "".join(text.split())
+    return {squeezed[i : i + size] for i in range(max(1, len(squeezed) - size + 1))}
+
+
+def overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def ranks_of(scores: dict[int, float]) -> dict[int, int]:
+    ordered = sorted(scores, key=lambda key: -scores[key])
+    return {key: rank for rank, key in enumerate(ordered, 1)}
+
+
+@dataclass
+class Candidate:
+    chunk: int
+    dense: float = 0.0
+    sentence: float = 0.0
+    sentence_row: int = -1
+    keyword: float = 0.0
+    fused: float = 0.0
+
+
 class Searcher:
-    def __init__(self, index: PassageIndex, encoder: Encoder):
+    def __init__(self, index: PassageIndex, encoder: Encoder, config: SearchConfig = DEFAULT_CONFIG):
         index.check_model(encoder.info)
         self.index = index
         self.encoder = encoder
+        self.config = config
 
-    def search(self, question: str, k: int = 10) -> list[Hit]:
-        text = validate_question(question)
+    def search(self, question: str, k: int = 10, config: SearchConfig | None = None) -> list[Hit]:
+        config = config or self.config
+        text = to_simplified(validate_question(question))
         if k < 1:
             raise BadQuestion("k must be at least 1.")
-        query_vector = self.encoder.encode_queries([text])
-        scores, ids = self.index.dense_search(query_vector, k)
-        return [
-            self.make_hit(rank, int(i), float(s))
-            for rank, (i, s) in enumerate(zip(ids[0], scores[0], strict=True), 1)
-            if i >= 0
-        ]
+        query_vector = self.encoder.encode_queries([text])[0]
+        candidates = self.dense_candidates(query_vector, config)
+        if config.keyword:
+            self.add_keyword_scores(candidates, self.keyword_groups(text, config), config, query_vector)
+        self.add_sentence_scores(candidates, query_vector, config.sentence)
+        ranked = self.fuse(candidates, config)
+        groups = self.collapse(ranked, k, config)
+        return [self.make_hit(rank, group) for rank, group in enumerate(groups, 1)]
 
-    def make_hit(self, rank: int, chunk_index: int, score: float) -> Hit:
-        chunk = self.index.chunks[chunk_index]
+    # ---- retrieval ------------------------------------------------------------------
+
+    def dense_candidates(self, query_vector: np.ndarray, config: SearchConfig) -> dict[int, Candidate]:
+        scores, ids = self.index.dense_search(query_vector[None, :], config.candidates)
+        return {int(i): Candidate(int(i), dense=float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+
+    def keyword_groups(self, text: str, config: SearchConfig) -> list[TermGroup]:
+        """Chinese words each form a group of one; English words bring their Chinese translations."""
+        groups = [TermGroup(token, (token,)) for token in keyword_tokens(text) if CJK.search(token)]
+        if config.translate and LATIN_WORD.search(text):
+            groups += self.index.translator.translate(text)
+        else:  # numbers and Latin words (5G, APEC) as they are
+            groups += [TermGroup(t, (t,)) for t in keyword_tokens(text) if not CJK.search(t)]
+        return groups
+
+    def add_keyword_scores(
+        self, candidates: dict[int, Candidate], groups: list[TermGroup], config: SearchConfig, query_vector: np.ndarray
+    ) -> None:
+        """BM25 summed over groups; a group counts once, by its best-scoring term."""
+        if not groups:
+            return
+        keyword = self.index.keyword
+        token_scores: dict[str, np.ndarray] = {}
+
+        def term_scores(term: str) -> np.ndarray:
+            tokens = [term] if term in keyword.vocabulary else keyword_tokens(term)
+            total = np.zeros(len(self.index.chunks), np.float32)
+            for token in tokens:
+                if token not in token_scores:
+                    token_scores[token] = keyword.scores([token])
+                total += token_scores[token]
+            return total
+
+        total = np.zeros(len(self.index.chunks), np.float32)
+        for group in groups:
+            total += np.max([term_scores(term) for term in group.terms], axis=0)
+        top = np.argsort(-total)[: config.candidates]
+        for i in top:
+            if total[i] <= 0:
+                break
+            candidate = candidates.setdefault(int(i), Candidate(int(i), dense=math.nan))
+            candidate.keyword = float(total[i])
+        for i, candidate in candidates.items():
+            candidate.keyword = float(total[i])
+        missing = [i for i, c in candidates.items() if math.isnan(c.dense)]
+        if missing:
+            vectors = self.index.vectors.reconstruct_batch(np.array(missing, dtype=np.int64))
+            for i, vector in zip(missing, vectors, strict=True):
+                candidates[i].dense = float(vector @ query_vector)
+
+    def add_sentence_scores(self, candidates: dict[int, Candidate], query_vector: np.ndarray, enabled: bool):
+        sentences = self.index.sentences
+        for candidate in candidates.values():
+            rows = sentences.rows_of(candidate.chunk)
+            if rows.stop <= rows.start:
+                continue
+            scores = sentences.vectors[rows].astype(np.float32) @ query_vector
+            best = int(np.argmax(scores))
+            candidate.sentence_row = rows.start + best
+            candidate.sentence = float(scores[best]) if enabled else 0.0
+
+    def fuse(self, candidates: dict[int, Candidate], config: SearchConfig) -> list[Candidate]:
+        """Reciprocal rank fusion of the dense, sentence and keyword rankings."""
+        lists = [(config.dense_weight, {i: c.dense for i, c in candidates.items()})]
+        if config.sentence:
+            lists.append((config.sentence_weight, {i: c.sentence for i, c in candidates.items()}))
+        if config.keyword:
+            lists.append((config.keyword_weight, {i: c.keyword for i, c in candidates.items() if c.keyword > 0}))
+        for weight, scores in lists:
+            for i, rank in ranks_of(scores).items():
+                candidates[i].fused += weight / (config.rrf_k + rank)
+        return sorted(candidates.values(), key=lambda c: (-c.fused, -c.dense))
+
+    def collapse(self, ranked: list[Candidate], k: int, config: SearchConfig) -> list[list[Candidate]]:
+        """Keep the first k distinct passages; later copies of one become its "also in"."""
+        groups: list[list[Candidate]] = []
+        kept: list[set[str]] = []
+        for candidate in ranked:
+            if not config.collapse:
+                groups.append([candidate])
+            else:
+                own = shingles(self.index.chunks[candidate.chunk].text)
+                limit = config.duplicate_overlap
+                match = next((g for g, other in enumerate(kept) if overlap(own, other) >= limit), None)
+                if match is not None:
+                    groups[match].append(candidate)
+                elif len(groups) < k:
+                    groups.append([candidate])
+                    kept.append(own)
+            if len(groups) >= k and not config.collapse:
+                break
+        return groups[:k]
+
+    # ---- results --------------------------------------------------------------------
+
+    def make_hit(self, rank: int, group: list[Candidate]) -> Hit:
+        best = group[0]
+        chunk = self.index.chunks[best.chunk]
         document = self.index.documents[chunk.doc_id]
+        sentences = self.index.sentences
+        row = best.sentence_row
+        also_in = []
+        seen = {chunk.doc_id}
+        for other in group[1:]:
+            copy = self.index.chunks[other.chunk]
+            if copy.doc_id in seen:
+                continue
+            seen.add(copy.doc_id)
+            also_in.append(
+                {
+                    "doc": copy.doc_id,
+                    "title": copy.title,
+                    "section": " › ".join(copy.section),
+                    "paragraph": copy.paragraph_start,
+                    "start": copy.start,
+                    "end": copy.end,
+                    "date": self.index.documents[copy.doc_id].date,
+                }
+            )
         return Hit(
             rank=rank,
-            score=score,
+            score=best.fused if best.fused else best.dense,
             chunk_id=chunk.chunk_id,
             doc=chunk.doc_id,
             title=chunk.title,
@@ -61,7 +261,14 @@ class Searcher:
             date=document.date,
             url=document.url,
             source=document.source,
+            also_in=also_in,
+            sentence_start=int(sentences.start[row]) if row >= 0 else chunk.start,
+            sentence_end=int(sentences.end[row]) if row >= 0 else chunk.end,
+            similarity=max(best.dense, best.sentence),
         )
+
+    def with_config(self, config: SearchConfig) -> Searcher:
+        return Searcher(self.index, self.encoder, replace(config))
 
 
 def open_searcher(index_dir=None, model: str | None = None) -> Searcher:

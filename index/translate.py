@@ -190,6 +190,13 @@ class QueryTranslator:
         words = set(vocabulary)
         return cls(read_cedict_glosses(words), pinyin_index(words), words)
 
+    def to_dict(self) -> dict:
+        return {"glosses": self.glosses, "pinyin": self.pinyin, "vocabulary": sorted(self.vocabulary)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> QueryTranslator:
+        return cls(data["glosses"], data["pinyin"], set(data["vocabulary"]))
+
     def translate(self, question: str) -> list[TermGroup]:
         tokens = [token.removesuffix("'s").removesuffix("’s") for token in ENGLISH_WORD.findall(question)]
         groups: list[TermGroup] = []

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 # Ideographs (incl. extension A and the supplementary planes), kana, hangul, CJK radicals.
 CJK_CHARS = "\u2e80-\u2fff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
 # Full-width punctuation: spaces next to these are never meaningful.
-FULLWIDTH_PUNCT = "，。、；：？！…—·“”‘’（）《》〈〉【】「」『』〔〕〖〗～﹃﹄\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
-SENTENCE_END = "。！？!?；;：:…"  # a line ending in one of these may end a paragraph
-CLOSING = "”’\"'）)】」』》〉]"  # may follow the sentence end: 说：“……。”
+FULLWIDTH_PUNCT = (
+    "，。、；：？！…—·“”‘’（）《》〈〉【】「」『』〔〕〖〗～﹃﹄"
+    "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+)
+SENTENCE_END = "。！？!?；;：:….．"  # a line ending in one of these may end a paragraph
+CLOSING = "”’\"'）)】」』》〉"  # may follow the sentence end: 说：“……。”
 CLAUSE_PUNCT = "，。；：！？,;"  # prose punctuation; headings rarely contain it
 
 _CJK = f"[{CJK_CHARS}]"
 _CJK_OR_PUNCT = f"[{CJK_CHARS}{FULLWIDTH_PUNCT}]"
 _LONE_PUNCT_LINE = re.compile(rf"^[\s{FULLWIDTH_PUNCT},.;:!?'\"()\[\]<>\-_=~*#|/\\×·•]+$")
-_STARTS_WITH_CLOSING = re.compile(rf"^[{CLOSING}，。、；：？！,.;:?!…%％]")
+_STARTS_WITH_CLOSING = re.compile(rf"^[{CLOSING}\]，。、；：？！,.;:?!…%％]")
 
 # Heading prefixes, shared with structure.py (which decides the levels).
 CHINESE_NUMERAL = "一二三四五六七八九十百零〇"
@@ -37,7 +40,9 @@ HEADING_PREFIX = re.compile(
     rf"|第[{CHINESE_NUMERAL}\d]+[章节部篇])"  # 第一章 / 第二部分
 )
 # Standalone headings without numbering (compared with spaces removed).
-NAMED_HEADINGS = frozenset("前言 序言 序 引言 导言 导论 结束语 结语 目录 后记 附录 摘要 参考文献".split())
+NAMED_HEADINGS = frozenset(
+    {"前言", "序言", "序", "引言", "导言", "导论", "结束语", "结语", "目录", "后记", "附录", "摘要", "参考文献"}
+)
 
 
 def strip_spaces(text: str) -> str:
@@ -128,7 +133,7 @@ _HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _BOLD_LINE = re.compile(r"^\s*(\*\*|__)(.+)\1\s*$")
 _BLOCKQUOTE = re.compile(r"^ {0,3}> ?", re.MULTILINE)
 _ASTERISKS = re.compile(r"\*+")
-_UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w])__(?=\S)|(?<=\S)__(?![\w])")
+_UNDERSCORE_EMPHASIS = re.compile(r"(?<![A-Za-z0-9_])__(?=\S)|(?<=\S)__(?![A-Za-z0-9_])")  # not in snake__case
 
 
 def remove_image_links(text: str) -> str:
@@ -193,13 +198,18 @@ def markup_heading_levels(raw: str) -> dict[str, int | None]:
 # WeChat article page chrome. Strong markers never occur in article prose; weak ones are
 # ordinary words, so they are removed only after the first strong marker (the page footer).
 WECHAT_STRONG_MARKERS = frozenset(
-    """预览时标签不可点 微信扫一扫 关注该公众号 继续滑动看下一个 轻触阅读原文 向上滑动看下一个
-    微信扫一扫可打开此内容， 微信扫一扫可打开此内容 使用完整服务 微信扫一扫关注该公众号""".split()
-)
+    {
+        "预览时标签不可点", "微信扫一扫", "关注该公众号", "继续滑动看下一个", "轻触阅读原文", "向上滑动看下一个",
+        "微信扫一扫可打开此内容，", "微信扫一扫可打开此内容", "使用完整服务", "微信扫一扫关注该公众号",
+    }
+)  # fmt: skip
 WECHAT_WEAK_LINES = frozenset(
-    """阅读原文 知道了 使用小程序 取消 允许 × 分析 视频 小程序 赞 ，轻点两下取消赞 在看 ，轻点两下取消在看
-    分享 留言 收藏 听过 写留言 已关注 关注 阅读 喜欢此内容的人还喜欢 人划线 修改于""".split()
-)
+    {
+        "阅读原文", "知道了", "使用小程序", "取消", "允许", "×", "分析", "视频", "小程序", "赞", "，轻点两下取消赞",
+        "在看", "，轻点两下取消在看", "分享", "留言", "收藏", "听过", "写留言", "已关注", "关注", "阅读",
+        "喜欢此内容的人还喜欢", "人划线", "修改于",
+    }
+)  # fmt: skip
 _BOILERPLATE_PATTERNS = re.compile(
     r"^[“\"]?(?:投稿联系方式|投稿邮箱|商务合作|点击上方.{0,12}关注|长按(?:识别)?二维码|扫码关注|扫描二维码关注)"
 )
@@ -287,7 +297,8 @@ _MIN_BROKEN_PARAGRAPH = 15
 
 
 def _looks_like_heading(text: str) -> bool:
-    return is_named_heading(text) or (bool(HEADING_PREFIX.match(text)) and len(text) <= 40)
+    numbered = bool(HEADING_PREFIX.match(text)) and len(text) <= 40 and not any(mark in text for mark in "。；！？")
+    return numbered or is_named_heading(text)
 
 
 def merge_broken_paragraphs(paragraphs: list[str]) -> list[str]:
@@ -317,25 +328,11 @@ def merge_broken_paragraphs(paragraphs: list[str]) -> list[str]:
 # ---------------------------------------------------------------- hard-wrapped (typeset) text
 
 
-def is_hard_wrapped(text: str) -> bool:
-    """Does this document have its paragraphs wrapped into short physical lines (PDF / newspaper text)?
-
-    Yes if most of the text sits in lines that stop mid-sentence and those lines are short. Decided
-    per document, weighted by characters, so a WeChat page's many short footer lines do not count.
-    """
-    lines = [line.strip() for line in text.split("\n") if len(line.strip()) >= 4]
-    if len(lines) < 8:
-        return False
-    widths = [visual_width(line) for line in lines]
-    open_chars = sum(len(line) for line in lines if not ends_sentence(line))
-    return open_chars >= 0.5 * sum(len(line) for line in lines) and statistics.median(widths) <= 60
-
-
 @dataclass
 class _Line:
     text: str
     width: float
-    indented: bool  # leading whitespace in the source: a paragraph start in typeset text
+    indented: bool  # leading whitespace (or, where blank lines are meaningful, a blank line before): starts a paragraph
 
 
 _DATELINE = re.compile(r"^(?:本报|新华社|中新社|人民日报|央视网|光明日报)\S{0,12}?(?:电|讯|\d)")
@@ -345,13 +342,40 @@ _WIDTH_WINDOW = 8
 
 
 def _local_widths(lines: list[_Line]) -> list[float]:
-    """Column width around each line: the median of its neighbours' widths (columns differ per article)."""
+    """Column width around each line: the upper quartile of its neighbours' widths.
+
+    Measured locally because columns differ per article; the upper quartile because full lines are the
+    majority of a column while short ones (paragraph ends, text flowing round a picture) pull a median down.
+    """
     widths = [line.width for line in lines]
     local = []
     for i in range(len(lines)):
-        window = [w for w in widths[max(0, i - _WIDTH_WINDOW) : i + _WIDTH_WINDOW + 1] if w >= 4]
-        local.append(statistics.median(window) if window else widths[i])
+        window = sorted(w for w in widths[max(0, i - _WIDTH_WINDOW) : i + _WIDTH_WINDOW + 1] if w >= 4)
+        local.append(window[(3 * len(window)) // 4] if window else widths[i])
     return local
+
+
+def is_hard_wrapped(text: str) -> bool:
+    """Does this document have its paragraphs wrapped into short physical lines (PDF / newspaper text)?
+
+    Yes if most of the prose (by characters) sits in lines that stop mid-sentence, and those lines fill
+    their column. Headings are left out (they never end in punctuation), and the fill test keeps a table
+    of contents or a page's many short footer lines from passing for wrapped prose.
+    """
+    lines = [line.strip() for line in text.split("\n") if len(line.strip()) >= 4]
+    lines = [line for line in lines if not _looks_like_heading(line)]
+    if len(lines) < 8:
+        return False
+    parsed = [_Line(line, visual_width(line), False) for line in lines]
+    local = _local_widths(parsed)
+    open_lines = [(line, width) for line, width in zip(parsed, local, strict=True) if not ends_sentence(line.text)]
+    open_chars = sum(len(line.text) for line, _ in open_lines)
+    full_chars = sum(len(line.text) for line, width in open_lines if line.width >= 0.85 * width)
+    return (
+        open_chars >= 0.5 * sum(len(line) for line in lines)
+        and full_chars >= 0.6 * open_chars
+        and statistics.median(line.width for line in parsed) <= 60
+    )
 
 
 def _is_single_ideograph(line: _Line) -> bool:
@@ -359,9 +383,10 @@ def _is_single_ideograph(line: _Line) -> bool:
 
 
 def unwrap_hard_wrapped_lines(text: str) -> str:
-    """Rebuild paragraphs of typeset text whose every physical line is followed by a blank line.
+    """Rebuild the paragraphs of hard-wrapped text, deciding at every line break whether a paragraph ends.
 
-    Blank lines carry no information here, so paragraph ends are inferred per line break:
+    Where every line is followed by a blank line (003) or none is (PDF text), blank lines say nothing and
+    the layout decides; where only some are, they are the paragraph breaks. Layout rules:
     - a line ending a sentence that is clearly shorter than its column ends a paragraph;
     - so does one followed by an indented (two cells shorter) line that does not itself end the paragraph;
     - numbered/named headings, datelines (``新华社…电``), indented lines and bracketed lines start one;
@@ -370,28 +395,54 @@ def unwrap_hard_wrapped_lines(text: str) -> str:
     - runs of single ideographs (a name set vertically: 刘 / 亮) form their own paragraph.
     CJK lines are joined without a space; Latin words across a break get one.
     """
+    raw_lines = text.split("\n")
+    # Blank lines between some lines only: they are the paragraph breaks, and line widths (ragged in
+    # plain-text wrapping) are not evidence. Between every line (003) or nowhere (PDF text): widths are.
+    has_blank_lines = any(not line.strip() for line in raw_lines[1:-1])
+    blank_lines_are_breaks = has_blank_lines and not _is_double_spaced(raw_lines)
     lines = []
-    for raw_line in text.split("\n"):
-        if not raw_line.strip():
-            continue
+    for index, raw_line in enumerate(raw_lines):
         line_text = normalise_cjk_spacing(raw_line, aggressive=True).strip()
         if line_text:
-            lines.append(_Line(line_text, visual_width(line_text), raw_line[:1].isspace()))
+            after_blank = index > 0 and not raw_lines[index - 1].strip()
+            indented = raw_line[:1].isspace() or (blank_lines_are_breaks and after_blank)
+            lines.append(_Line(line_text, visual_width(line_text), indented))
     if not lines:
         return ""
     local = _local_widths(lines)
     paragraphs: list[str] = [lines[0].text]
     in_heading = _starts_heading(lines[0].text)
     for i in range(1, len(lines)):
-        previous, line = lines[i - 1], lines[i]
-        following = lines[i + 1] if i + 1 < len(lines) else None
-        if _continues(previous, line, following, local[i - 1], local[i], in_heading, i, lines):
-            joiner = " " if re.search(r"[A-Za-z0-9]$", paragraphs[-1]) and re.match(r"[A-Za-z0-9]", line.text) else ""
-            paragraphs[-1] += joiner + line.text
+        line = lines[i]
+        if _continues(lines, local, i, in_heading, blank_lines_are_breaks):
+            paragraphs[-1] += _joiner(paragraphs[-1], line.text) + line.text
         else:
             paragraphs.append(line.text)
             in_heading = _starts_heading(line.text)
-    return "\n\n".join(paragraphs)
+    return "\n\n".join(_DATELINE_GAP.sub(r"\1 ", paragraph) for paragraph in paragraphs)
+
+
+# The space after a news dateline is conventional (``新华社北京11月7日电 学习…``); spacing removal ate it.
+_DATELINE_GAP = re.compile(
+    rf"^((?:本报|新华社|中新社)[{CJK_CHARS}]{{0,8}}\d{{1,2}}月\d{{1,2}}日(?:电|讯))(?=[{CJK_CHARS}])"
+)
+
+
+def _joiner(before: str, after: str) -> str:
+    """Nothing between CJK text (a line break inside Chinese is not a space); a space between Latin words."""
+    if re.search(_CJK_OR_PUNCT + "$", before) or re.match(_CJK_OR_PUNCT, after) or before.endswith("-"):
+        return ""
+    return " "
+
+
+def _is_double_spaced(raw_lines: list[str]) -> bool:
+    """Is (nearly) every text line followed by a blank line? Then blank lines say nothing about paragraphs;
+    otherwise they are real paragraph breaks and are kept as such."""
+    text_lines = [i for i, line in enumerate(raw_lines) if line.strip()]
+    if not text_lines:
+        return False
+    followed_by_blank = sum(1 for i in text_lines if i + 1 < len(raw_lines) and not raw_lines[i + 1].strip())
+    return followed_by_blank >= 0.8 * len(text_lines)
 
 
 def _starts_heading(text: str) -> bool:
@@ -399,15 +450,12 @@ def _starts_heading(text: str) -> bool:
 
 
 def _continues(
-    previous: _Line,
-    line: _Line,
-    following: _Line | None,
-    previous_width: float,
-    width: float,
-    in_heading: bool,
-    index: int,
-    lines: list[_Line],
+    lines: list[_Line], local: list[float], index: int, in_heading: bool, blank_lines_are_breaks: bool
 ) -> bool:
+    """Does line ``index`` continue the paragraph of the line before it? (``local``: column widths.)"""
+    previous, line = lines[index - 1], lines[index]
+    following = lines[index + 1] if index + 1 < len(lines) else None
+    previous_width, width = local[index - 1], local[index]
     if _STARTS_WITH_CLOSING.match(line.text):
         return True
     vertical_previous, vertical_line = _is_single_ideograph(previous), _is_single_ideograph(line)
@@ -435,7 +483,7 @@ def _continues(
             and line.width <= width - _INDENT_TOLERANCE
             and len(previous.text) + len(line.text) <= 60
         )
-    if ends_sentence(previous.text):
+    if ends_sentence(previous.text) and not blank_lines_are_breaks:
         previous_is_short = previous.width <= previous_width - _INDENT_TOLERANCE
         line_is_indented = line.width <= width - _INDENT_TOLERANCE and not ends_sentence(line.text)
         if previous_is_short or line_is_indented:
@@ -446,11 +494,8 @@ def _continues(
 # ---------------------------------------------------------------- the whole cleaning
 
 
-def clean_text(raw: str, *, title: str = "", source: str = "") -> str:
-    """Raw document body → clean text, paragraphs separated by exactly "\\n\\n".
-
-    ``title`` and ``source`` (from front matter) let the WeChat header repeats of them be recognised.
-    """
+def remove_noise(raw: str, *, title: str = "", source: str = "") -> str:
+    """Everything cleaning removes before paragraphs are decided: markup, page chrome, layout notes."""
     text = normalise_vertical_forms(normalise_newlines(raw))
     text = split_separator_runs(text)
     text = normalise_separators(text)
@@ -458,7 +503,20 @@ def clean_text(raw: str, *, title: str = "", source: str = "") -> str:
     text = remove_markdown_emphasis(text)
     text = remove_wechat_boilerplate(text, title=title, account=source)
     text = remove_source_link_footer(text)
-    text = remove_page_jump_notes(text)
+    return remove_page_jump_notes(text)
+
+
+def has_hard_wrapped_layout(raw: str, *, title: str = "", source: str = "") -> bool:
+    """The layout decision ``clean_text`` makes, for callers that need to know it (structure.py)."""
+    return is_hard_wrapped(remove_noise(raw, title=title, source=source))
+
+
+def clean_text(raw: str, *, title: str = "", source: str = "") -> str:
+    """Raw document body → clean text, paragraphs separated by exactly "\\n\\n".
+
+    ``title`` and ``source`` (from front matter) let the WeChat header repeats of them be recognised.
+    """
+    text = remove_noise(raw, title=title, source=source)
     if is_hard_wrapped(text):
         paragraphs = unwrap_hard_wrapped_lines(text).split("\n\n")
     else:

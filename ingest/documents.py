@@ -14,7 +14,7 @@ class Paragraph:
     number: int  # 1-based, counted over the whole document (headings included)
     start: int
     end: int
-    section: tuple[str, ...] = ()  # headings above this paragraph, outermost first
+    section: tuple[str, ...] = ()  # section path, outermost first (a heading is in its own section)
     is_heading: bool = False
 
 

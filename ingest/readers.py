@@ -60,17 +60,53 @@ _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 _CJK_OR_FULLWIDTH = re.compile(
-    "[\u2000-\u206f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
-    "\U00020000-\U0002ffff]"
+    "[\u2000-\u206f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0002ffff]"
 )
 
 
+def _is_common_hanzi(ch: str) -> bool:
+    """In GB2312 level 1: the 3,755 most frequent characters of simplified Chinese."""
+    try:
+        lead = ch.encode("gb2312")[0]
+    except UnicodeEncodeError:
+        return False
+    return 0xB0 <= lead <= 0xD7
+
+
 def _looks_like_chinese(text: str) -> bool:
-    """GB18030 decodes almost any byte soup; accept it only if the non-ASCII part is mostly CJK."""
+    """GB18030 decodes almost any byte soup (Big5, Shift-JIS…) into *some* CJK characters; accept it only
+    if the non-ASCII part is mostly CJK and its ideographs are mostly common ones, as real Chinese is."""
     non_ascii = [ch for ch in text if ord(ch) > 0x7F]
     if not non_ascii:
         return True
-    return sum(1 for ch in non_ascii if _CJK_OR_FULLWIDTH.match(ch)) >= 0.8 * len(non_ascii)
+    if sum(1 for ch in non_ascii if _CJK_OR_FULLWIDTH.match(ch)) < 0.8 * len(non_ascii):
+        return False
+    hanzi = [ch for ch in non_ascii if "\u4e00" <= ch <= "\u9fff"]
+    return not hanzi or sum(1 for ch in hanzi if _is_common_hanzi(ch)) >= 0.8 * len(hanzi)
+
+
+# charset-normalizer often finds several encodings equally plausible; prefer the common ones.
+_PREFERRED_ENCODINGS = (
+    "utf_8", "gb18030", "gbk", "big5", "big5hkscs", "cp1252", "latin_1", "shift_jis", "cp932", "euc_jp",
+    "euc_kr", "cp949", "cp1251", "koi8_r", "cp1250", "iso8859_2",
+)  # fmt: skip
+
+
+def _guess_encoding(data: bytes, path: Path | str) -> tuple[str, str]:
+    from charset_normalizer import from_bytes  # imported lazily: only odd files need it
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise IngestError(path, "unknown text encoding (not UTF-8, GBK/GB18030, or anything charset-normalizer knows)")
+    least_chaos = min(match.chaos for match in matches)
+    plausible = [match for match in matches if match.chaos <= least_chaos + 0.01]
+
+    def preference(match) -> tuple[int, float]:
+        rank = _PREFERRED_ENCODINGS.index(match.encoding) if match.encoding in _PREFERRED_ENCODINGS else 99
+        return rank, -match.coherence
+
+    best = min(plausible, key=preference)
+    return str(best), best.encoding
 
 
 def _control_ratio(text: str) -> float:
@@ -87,7 +123,8 @@ def decode_text(data: bytes, path: Path | str = "<bytes>") -> tuple[str, str]:
             try:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError as error:
-                raise IngestError(path, f"starts with a {encoding} byte-order mark but is not valid {encoding}") from error
+                reason = f"starts with a {encoding} byte-order mark but is not valid {encoding}"
+                raise IngestError(path, reason) from error
     for signature, kind in _BINARY_SIGNATURES:
         if data.startswith(signature):
             raise IngestError(path, f"binary file (looks like {kind}), not text; give it the matching file extension")
@@ -103,12 +140,7 @@ def decode_text(data: bytes, path: Path | str = "<bytes>") -> tuple[str, str]:
             return text, "gb18030"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes  # imported lazily: only odd files need it
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise IngestError(path, "unknown text encoding (not UTF-8, GBK/GB18030, or anything charset-normalizer knows)")
-    return str(best), best.encoding
+    return _guess_encoding(data, path)
 
 
 def _check_is_text(text: str, path: Path | str) -> None:
@@ -167,10 +199,12 @@ class _HtmlTextExtractor(HTMLParser):
     """Visible text of an HTML page, one block element per paragraph; <h1>–<h6> become markdown headings."""
 
     _BLOCKS = frozenset(
-        "p div br li ul ol section article header footer blockquote pre tr table h1 h2 h3 h4 h5 h6 "
-        "dd dt figcaption".split()
-    )
-    _SKIP = frozenset("script style noscript template svg head".split())
+        {
+            "p", "div", "br", "li", "ul", "ol", "section", "article", "header", "footer", "blockquote", "pre",
+            "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt", "figcaption",
+        }
+    )  # fmt: skip
+    _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "head"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

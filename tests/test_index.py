@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build import ChunkerSettings, EmptyCorpus, build_index
+from index.build import BuildSettings, EmptyCorpus, build_index
 from index.encoder import Encoder, ModelInfo
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex, live_version
 from index.search import BadQuestion, Searcher
@@ -29,7 +29,7 @@ def encoder() -> Encoder:
 @pytest.fixture(scope="module")
 def built_index(tmp_path_factory, encoder) -> Path:
     directory = tmp_path_factory.mktemp("index")
-    build_index(SMALL_CORPUS, directory, encoder, ChunkerSettings(max_tokens=64, overlap_tokens=8), progress=False)
+    build_index(SMALL_CORPUS, directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False)
     return directory
 
 
@@ -37,10 +37,11 @@ def test_round_trip_keeps_chunks_documents_and_manifest(built_index, encoder):
     index = PassageIndex.load(built_index, encoder.info)
     manifest = index.manifest
     assert manifest["model"] == encoder.info.to_dict()
-    assert manifest["chunker"]["max_tokens"] == 64
+    assert manifest["build"]["max_tokens"] == 64
     assert set(manifest["documents"]) == {"law.md", "farm.txt", "5g.txt"}
     assert all(len(entry["content_hash"]) == 64 for entry in manifest["documents"].values())
-    assert manifest["counts"] == {"documents": 3, "chunks": len(index.chunks)}
+    assert manifest["counts"]["documents"] == 3 and manifest["counts"]["chunks"] == len(index.chunks)
+    assert manifest["counts"]["sentences"] == len(index.sentences.chunk) >= len(index.chunks)
     assert index.vectors.ntotal == len(index.chunks)
     law = index.documents["law.md"]
     assert (law.title, law.date, law.source) == ("网络安全法律体系", "2022-11-07", "测试来源")
