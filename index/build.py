@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from index.encoder import Encoder
-from index.passage_index import PassageIndex, SentenceTable
+from index.keyword import keyword_tokens
+from index.passage_index import DocumentPart, IndexMismatch, IndexNotFound, PassageIndex, SentenceTable
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
 from ingest.pipeline import load_corpus
@@ -36,23 +37,23 @@ class BuildReport:
     documents: int
     chunks: int
     problems: list[str] = field(default_factory=list)
+    embedded: int = 0  # documents (re-)embedded by this build
+    removed: list[str] = field(default_factory=list)
 
 
 class EmptyCorpus(RuntimeError):
     pass
 
 
-def chunk_documents(documents: list[Document], encoder: Encoder, settings: BuildSettings) -> list[Chunk]:
-    chunks: list[Chunk] = []
-    for document in documents:
-        chunks += chunk_document(document, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens)
-    return chunks
-
-
 def embedding_text(chunk: Chunk, context: bool) -> str:
     if not context:
         return chunk.text
     return " › ".join([chunk.title, *chunk.section]) + "\n" + chunk.text
+
+
+def keyword_text(chunk: Chunk, context: bool) -> str:
+    # Titles and section paths are keyword fields too: questions name the document or part they mean.
+    return " ".join([chunk.title, *chunk.section, chunk.text]) if context else chunk.text
 
 
 def sentence_rows(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,17 +66,47 @@ def sentence_rows(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.array(chunk_ids, np.int32), np.array(starts, np.int32), np.array(ends, np.int32)
 
 
-def embed_chunks(
-    documents: list[Document], chunks: list[Chunk], encoder: Encoder, settings: BuildSettings, progress: bool
-) -> tuple[np.ndarray, SentenceTable]:
-    """Chunk and sentence embeddings in one pass (one progress bar)."""
-    chunk_of, starts, ends = sentence_rows(chunks)
-    by_id = {doc.doc_id: doc for doc in documents}
-    sentence_texts = [by_id[chunks[c].doc_id].text[s:e] for c, s, e in zip(chunk_of, starts, ends, strict=True)]
-    texts = [embedding_text(chunk, settings.context) for chunk in chunks] + sentence_texts
-    vectors = encoder.encode_passages(texts, progress=progress)
-    sentences = SentenceTable(chunk_of, starts, ends, vectors[len(chunks) :].astype(np.float16))
-    return vectors[: len(chunks)], sentences
+def make_parts(
+    documents: list[Document], encoder: Encoder, settings: BuildSettings, progress: bool
+) -> list[DocumentPart]:
+    """Chunk, embed (chunks and their sentences, one progress bar) and tokenize new documents."""
+    chunked = [
+        (doc, chunk_document(doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens))
+        for doc in documents
+    ]
+    texts: list[str] = []
+    layout = []
+    for doc, chunks in chunked:
+        chunk_of, starts, ends = sentence_rows(chunks)
+        layout.append((len(texts), chunk_of, starts, ends))
+        texts += [embedding_text(chunk, settings.context) for chunk in chunks]
+        texts += [doc.text[s:e] for s, e in zip(starts, ends, strict=True)]
+    vectors = encoder.encode_passages(texts, progress=progress) if texts else np.zeros((0, encoder.dimension))
+    parts = []
+    for (doc, chunks), (first, chunk_of, starts, ends) in zip(chunked, layout, strict=True):
+        n = len(chunks)
+        sentence_vectors = vectors[first + n : first + n + len(chunk_of)].astype(np.float16)
+        parts.append(
+            DocumentPart(
+                doc,
+                chunks,
+                vectors[first : first + n],
+                SentenceTable(chunk_of, starts, ends, sentence_vectors),
+                [keyword_tokens(keyword_text(chunk, settings.keyword_context)) for chunk in chunks],
+            )
+        )
+    return parts
+
+
+def reusable_parts(index_dir: Path, encoder: Encoder, settings: BuildSettings) -> dict[str, DocumentPart]:
+    """Parts of the existing index, when it was built the same way (same model, same settings)."""
+    try:
+        previous = PassageIndex.load(index_dir)
+    except (IndexNotFound, IndexMismatch, OSError, ValueError, KeyError):
+        return {}
+    if previous.model != encoder.info or previous.manifest.get("build") != settings.to_dict():
+        return {}
+    return previous.parts()
 
 
 def build_index(
@@ -85,7 +116,9 @@ def build_index(
     settings: BuildSettings = BuildSettings(),
     progress: bool = True,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    incremental: bool = True,
 ) -> BuildReport:
+    """Build, or update: documents whose content hash is unchanged keep their chunks and vectors."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
@@ -95,10 +128,21 @@ def build_index(
         log(f"skipped: {problem}")
     if not documents:
         raise EmptyCorpus(f"No readable documents in {corpus_dir}; the existing index (if any) is unchanged.")
-    chunks = chunk_documents(documents, encoder, settings)
-    log(f"{len(documents)} documents → {len(chunks)} chunks; embedding with {encoder.name} …")
-    chunk_vectors, sentences = embed_chunks(documents, chunks, encoder, settings, progress)
-    index = PassageIndex.create(documents, chunks, chunk_vectors, sentences, encoder.info, settings.to_dict())
+    previous = reusable_parts(index_dir, encoder, settings) if incremental else {}
+    kept = [
+        previous[doc.doc_id]
+        for doc in documents
+        if doc.doc_id in previous and previous[doc.doc_id].document.content_hash == doc.content_hash
+    ]
+    kept_ids = {part.document.doc_id for part in kept}
+    changed = [doc for doc in documents if doc.doc_id not in kept_ids]
+    removed = sorted(set(previous) - {doc.doc_id for doc in documents})
+    log(
+        f"{len(documents)} documents: {len(changed)} to embed, {len(kept)} unchanged, {len(removed)} removed; "
+        f"model {encoder.name}"
+    )
+    parts = kept + make_parts(changed, encoder, settings, progress)
+    index = PassageIndex.create(parts, encoder.info, settings.to_dict())
     index.save(index_dir)
-    log(f"Index saved to {index_dir}.")
-    return BuildReport(Path(index_dir), len(documents), len(chunks), problems)
+    log(f"Index saved to {index_dir}: {len(index.chunks)} chunks.")
+    return BuildReport(Path(index_dir), len(documents), len(index.chunks), problems, len(changed), removed)

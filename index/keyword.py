@@ -113,17 +113,24 @@ def keyword_tokens(text: str) -> list[str]:
 
 
 class KeywordIndex:
-    def __init__(self, bm25):
+    """BM25 over each passage's tokens; the tokens are kept so an incremental build reuses them."""
+
+    def __init__(self, bm25, tokens: list[list[str]]):
         self.bm25 = bm25
+        self.tokens = tokens
         self.vocabulary = bm25.vocab_dict
 
     @classmethod
-    def build(cls, texts: list[str]) -> KeywordIndex:
+    def from_tokens(cls, tokens: list[list[str]]) -> KeywordIndex:
         import bm25s
 
         bm25 = bm25s.BM25()
-        bm25.index([keyword_tokens(text) for text in texts], show_progress=False)
-        return cls(bm25)
+        bm25.index(tokens, show_progress=False)
+        return cls(bm25, tokens)
+
+    @classmethod
+    def build(cls, texts: list[str]) -> KeywordIndex:
+        return cls.from_tokens([keyword_tokens(text) for text in texts])
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for these tokens (unknown tokens are ignored)."""
@@ -134,9 +141,13 @@ class KeywordIndex:
 
     def save(self, directory: Path) -> None:
         self.bm25.save(str(directory), show_progress=False)
+        with open(Path(directory) / "tokens.txt", "w", encoding="utf-8") as out:
+            out.writelines(" ".join(tokens) + "\n" for tokens in self.tokens)  # jieba tokens never hold spaces
 
     @classmethod
     def load(cls, directory: Path) -> KeywordIndex:
         import bm25s
 
-        return cls(bm25s.BM25.load(str(directory), show_progress=False, verbosity=0))
+        bm25 = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0)
+        lines = (Path(directory) / "tokens.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        return cls(bm25, [line.split(" ") if line else [] for line in lines])

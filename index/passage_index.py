@@ -70,6 +70,17 @@ class SentenceTable:
             return cls(data["chunk"], data["start"], data["end"], data["vectors"])
 
 
+@dataclass
+class DocumentPart:
+    """One document's share of an index: its chunks, their vectors, sentences and keyword tokens."""
+
+    document: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray  # float32 (chunks × dimension)
+    sentences: SentenceTable  # chunk numbers local to this part
+    keyword_tokens: list[list[str]]
+
+
 class PassageIndex:
     def __init__(
         self,
@@ -90,24 +101,25 @@ class PassageIndex:
         self.translator = translator
 
     @classmethod
-    def create(
-        cls,
-        documents: list[Document],
-        chunks: list[Chunk],
-        embeddings: np.ndarray,
-        sentences: SentenceTable,
-        model: ModelInfo,
-        build_settings: dict,
-    ) -> PassageIndex:
+    def create(cls, parts: list[DocumentPart], model: ModelInfo, build_settings: dict) -> PassageIndex:
+        """Assemble an index from per-document parts (new ones, and ones reused from a previous index)."""
         import faiss
 
-        if len(chunks) != len(embeddings):
-            raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+        parts = sorted(parts, key=lambda part: part.document.doc_id)
+        chunks = [chunk for part in parts for chunk in part.chunks]
         vectors = faiss.IndexFlatIP(model.dimension)
-        vectors.add(np.ascontiguousarray(embeddings, dtype=np.float32))
-        chunk_counts: dict[str, int] = {}
-        for chunk in chunks:
-            chunk_counts[chunk.doc_id] = chunk_counts.get(chunk.doc_id, 0) + 1
+        if chunks:
+            vectors.add(np.ascontiguousarray(np.concatenate([p.vectors for p in parts]), dtype=np.float32))
+        sentence_chunk, offset = [], 0
+        for part in parts:
+            sentence_chunk.append(part.sentences.chunk + offset)
+            offset += len(part.chunks)
+        sentences = SentenceTable(
+            np.concatenate(sentence_chunk).astype(np.int32),
+            np.concatenate([p.sentences.start for p in parts]).astype(np.int32),
+            np.concatenate([p.sentences.end for p in parts]).astype(np.int32),
+            np.concatenate([p.sentences.vectors for p in parts]).astype(np.float16),
+        )
         manifest = {
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -115,25 +127,47 @@ class PassageIndex:
             "build": build_settings,
             "vector_index": "faiss.IndexFlatIP",
             "keyword_index": "bm25s over jieba search-mode tokens",
-            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences.chunk)},
+            "counts": {"documents": len(parts), "chunks": len(chunks), "sentences": len(sentences.chunk)},
             "documents": {
-                doc.doc_id: {
-                    "title": doc.title,
-                    "content_hash": doc.content_hash,
-                    "paragraphs": len(doc.paragraphs),
-                    "chunks": chunk_counts.get(doc.doc_id, 0),
+                part.document.doc_id: {
+                    "title": part.document.title,
+                    "content_hash": part.document.content_hash,
+                    "paragraphs": len(part.document.paragraphs),
+                    "chunks": len(part.chunks),
                 }
-                for doc in documents
+                for part in parts
             },
         }
-        # Titles and section paths are keyword fields too: questions name the document or part they mean.
-        keyword_texts = [
-            " ".join([chunk.title, *chunk.section, chunk.text]) if build_settings.get("keyword_context") else chunk.text
-            for chunk in chunks
-        ]
-        keyword = KeywordIndex.build(keyword_texts)
+        keyword = KeywordIndex.from_tokens([tokens for part in parts for tokens in part.keyword_tokens])
         translator = QueryTranslator.build(keyword.vocabulary)
-        return cls(manifest, chunks, {doc.doc_id: doc for doc in documents}, vectors, keyword, sentences, translator)
+        documents = {part.document.doc_id: part.document for part in parts}
+        return cls(manifest, chunks, documents, vectors, keyword, sentences, translator)
+
+    def parts(self) -> dict[str, DocumentPart]:
+        """This index split back into per-document parts (no re-embedding), for incremental builds."""
+        all_vectors = self.vectors.reconstruct_n(0, self.vectors.ntotal) if self.chunks else np.zeros((0, 0))
+        parts: dict[str, DocumentPart] = {}
+        first = 0
+        while first < len(self.chunks):
+            doc_id = self.chunks[first].doc_id
+            last = first
+            while last < len(self.chunks) and self.chunks[last].doc_id == doc_id:
+                last += 1
+            rows = slice(self.sentences.rows_of(first).start, self.sentences.rows_of(last - 1).stop)
+            parts[doc_id] = DocumentPart(
+                self.documents[doc_id],
+                self.chunks[first:last],
+                all_vectors[first:last],
+                SentenceTable(
+                    self.sentences.chunk[rows] - first,
+                    self.sentences.start[rows],
+                    self.sentences.end[rows],
+                    self.sentences.vectors[rows],
+                ),
+                self.keyword.tokens[first:last],
+            )
+            first = last
+        return parts
 
     @property
     def model(self) -> ModelInfo:

@@ -16,7 +16,10 @@ one English word form one synonym group (scored once, by its best term).
 
 from __future__ import annotations
 
+import functools
 import gzip
+import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -114,41 +117,61 @@ def normalise_gloss(gloss: str) -> str:
 ACRONYM_IN_PARENTHESES = re.compile(r"\(([A-Z][A-Z0-9]{1,7})\)")
 
 
-def in_vocabulary(term: str, vocabulary: set[str]) -> bool:
-    """A headword counts when the keyword index can match it: itself, or all its segments, are indexed."""
+def parse_cedict() -> list[tuple[str, list[str], list[str]]]:
+    """(simplified headword, its keyword segments, gloss keys) for every translating CC-CEDICT entry."""
     from index.keyword import keyword_tokens
 
-    if term in vocabulary:
-        return True
-    if len(term) < 3:
-        return False
-    parts = keyword_tokens(term)
-    return bool(parts) and all(part in vocabulary for part in parts)
-
-
-def read_cedict_glosses(vocabulary: set[str]) -> dict[str, list[str]]:
-    """gloss phrase (1–3 words, or an acronym given in parentheses) → simplified headwords in the vocabulary."""
-    glosses: dict[str, list[str]] = defaultdict(list)
+    entries = []
     with gzip.open(cedict_path(), "rt", encoding="utf-8") as lines:
         for line in lines:
             if line.startswith("#"):
                 continue
             head, _, rest = line.partition(" [")
             parts = head.split(" ")
-            if len(parts) < 2:
+            if len(parts) < 2 or not CJK.match(parts[1]):
                 continue
-            simplified = parts[1]
-            if not CJK.match(simplified) or not in_vocabulary(simplified, vocabulary):
-                continue
+            keys: list[str] = []
             for raw in rest.split("/")[1:-1]:
                 for item in raw.split(";"):
                     lowered = item.strip().lower()
                     if not lowered or lowered.startswith(NON_TRANSLATIONS):
                         continue
-                    keys = [normalise_gloss(item)] + [a.lower() for a in ACRONYM_IN_PARENTHESES.findall(item)]
-                    for gloss in keys:
-                        if gloss and len(gloss.split()) <= MAX_PHRASE_WORDS and simplified not in glosses[gloss]:
-                            glosses[gloss].append(simplified)
+                    for gloss in [normalise_gloss(item)] + [a.lower() for a in ACRONYM_IN_PARENTHESES.findall(item)]:
+                        if gloss and len(gloss.split()) <= MAX_PHRASE_WORDS and gloss not in keys:
+                            keys.append(gloss)
+            if keys:
+                entries.append((parts[1], keyword_tokens(parts[1]) if len(parts[1]) >= 3 else [], keys))
+    return entries
+
+
+@functools.cache
+def cedict_entries() -> list[tuple[str, list[str], list[str]]]:
+    """Parsed CC-CEDICT, cached on disk (segmenting 120k headwords takes seconds)."""
+    from index.settings import cache_dir
+
+    source = cedict_path()
+    cached = cache_dir() / f"cedict-{source.stat().st_size}-v1.json"
+    if cached.exists():
+        return [tuple(entry) for entry in json.loads(cached.read_text(encoding="utf-8"))]
+    entries = parse_cedict()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    os.replace(partial, cached)
+    return entries
+
+
+def read_cedict_glosses(vocabulary: set[str]) -> dict[str, list[str]]:
+    """gloss phrase (1–3 words, or an acronym given in parentheses) → simplified headwords in the corpus.
+
+    A headword counts when the keyword index can match it: itself, or all its segments, are indexed.
+    """
+    glosses: dict[str, list[str]] = defaultdict(list)
+    for simplified, segments, keys in cedict_entries():
+        if simplified in vocabulary or (segments and all(part in vocabulary for part in segments)):
+            for gloss in keys:
+                if simplified not in glosses[gloss]:
+                    glosses[gloss].append(simplified)
     return dict(glosses)
 
 
