@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoder import Encoder
+from index.encoder import Encoder, ProgressCallback
 from index.keyword import keyword_tokens
 from index.passage_index import DocumentPart, IndexMismatch, IndexNotFound, PassageIndex, SentenceTable
 from ingest.chunking import chunk_document
@@ -67,7 +67,7 @@ def sentence_rows(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def make_parts(
-    documents: list[Document], encoder: Encoder, settings: BuildSettings, progress: bool
+    documents: list[Document], encoder: Encoder, settings: BuildSettings, progress: bool | ProgressCallback
 ) -> list[DocumentPart]:
     """Chunk, embed (chunks and their sentences, one progress bar) and tokenize new documents."""
     chunked = [
@@ -114,7 +114,7 @@ def build_index(
     index_dir: Path,
     encoder: Encoder,
     settings: BuildSettings = BuildSettings(),
-    progress: bool = True,
+    progress: bool | ProgressCallback = True,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
     incremental: bool = True,
 ) -> BuildReport:
@@ -142,7 +142,7 @@ def build_index(
         f"model {encoder.name}"
     )
     parts = kept + make_parts(changed, encoder, settings, progress)
-    index = PassageIndex.create(parts, encoder.info, settings.to_dict())
+    index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir)
     index.save(index_dir)
     log(f"Index saved to {index_dir}: {len(index.chunks)} chunks.")
     return BuildReport(Path(index_dir), len(documents), len(index.chunks), problems, len(changed), removed)

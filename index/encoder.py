@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from index import settings  # importing the package forces HF_HUB_OFFLINE=1
 
@@ -27,6 +28,9 @@ KNOWN_PROMPTS: list[tuple[str, str, str]] = [  # (name fragment, query prompt, p
     ("bge-large-zh", "为这个句子生成表示以用于检索相关文章：", ""),
     ("bge-", "Represent this sentence for searching relevant passages: ", ""),
 ]
+
+
+ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
 
 
 class ModelNotAvailable(RuntimeError):
@@ -123,20 +127,39 @@ class Encoder:
     def info(self) -> ModelInfo:
         return ModelInfo(self.name, self.dimension, self.query_prompt, self.passage_prompt)
 
-    def encode_passages(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.passage_prompt, batch_size, progress)
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = 32, progress: bool | ProgressCallback = False
+    ) -> np.ndarray:
+        """Passage embeddings; ``progress`` is True for a terminal bar, or a callback(done, total)."""
+        if not progress or not texts:
+            return self._encode(texts, self.passage_prompt, batch_size)
+        # Encode in length order (batches of similar length pad less), in steps that report progress.
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        step = batch_size * 4
+        bar = None if callable(progress) else tqdm(total=len(texts), desc="Embedding passages", unit="text")
+        for first in range(0, len(texts), step):
+            rows = order[first : first + step]
+            vectors[rows] = self._encode([texts[i] for i in rows], self.passage_prompt, batch_size)
+            if bar is not None:
+                bar.update(len(rows))
+            else:
+                progress(first + len(rows), len(texts))
+        if bar is not None:
+            bar.close()
+        return vectors
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self._encode(texts, self.query_prompt, batch_size, False)
+        return self._encode(texts, self.query_prompt, batch_size)
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
         vectors = self.model.encode(
             list(texts),
             prompt=prompt,
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress,
+            show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 

@@ -101,7 +101,9 @@ class PassageIndex:
         self.translator = translator
 
     @classmethod
-    def create(cls, parts: list[DocumentPart], model: ModelInfo, build_settings: dict) -> PassageIndex:
+    def create(
+        cls, parts: list[DocumentPart], model: ModelInfo, build_settings: dict, corpus_dir: Path | None = None
+    ) -> PassageIndex:
         """Assemble an index from per-document parts (new ones, and ones reused from a previous index)."""
         import faiss
 
@@ -125,6 +127,7 @@ class PassageIndex:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "model": model.to_dict(),
             "build": build_settings,
+            "corpus": str(Path(corpus_dir).resolve()) if corpus_dir else None,
             "vector_index": "faiss.IndexFlatIP",
             "keyword_index": "bm25s over jieba search-mode tokens",
             "counts": {"documents": len(parts), "chunks": len(chunks), "sentences": len(sentences.chunk)},
