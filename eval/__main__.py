@@ -1,51 +1,143 @@
-"""CLI: ``python -m eval --qa FILE.jsonl`` — retrieval metrics of the current index."""
+"""CLI: ``python -m eval`` — compare search configurations on a question set.
+
+    python -m eval                                  # bundled dev set, default configurations
+    python -m eval --qa FILE.jsonl --config plain full full@128/16
+    python -m eval --beir DIR                       # a BEIR folder (corpus, queries, qrels)
+    python -m eval --calibrate --qa data/eval/heldout_qa.jsonl
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
-from eval.harness import METRICS, EvalResult, evaluate_search
-from eval.question_sets import read_gold_jsonl
+from eval.harness import METRICS, EvalResult
+from eval.report import label, write_report
 from index import settings
-
-LABELS = {"hit_rate@1": "hit@1", "hit_rate@3": "hit@3", "hit_rate@5": "hit@5", "hit_rate@10": "hit@10"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.splitlines()[0])
-    parser.add_argument("--qa", type=Path, default=settings.BUNDLED_QA, help="gold questions (JSONL)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--qa", type=Path, help="gold questions, JSONL (default: the bundled dev set)")
+    source.add_argument("--beir", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    parser.add_argument("--split", default="test", help="BEIR qrels split (default test)")
     parser.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
     parser.add_argument("--model", help="model name or path (default: the one that built the index)")
+    parser.add_argument("--config", nargs="+", help="configurations to compare (default: plain dense … full)")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--out", type=Path, help="write report.json, report.md and metrics.png here")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument("--calibrate", action="store_true", help="fit the relevance calibration on --qa and save it")
     args = parser.parse_args(argv)
 
+    from eval.question_sets import BadQuestionSet
+    from index.encoder import ModelNotAvailable
+    from index.passage_index import IndexMismatch, IndexNotFound
+
+    try:
+        return run(args)
+    except (BadQuestionSet, ModelNotAvailable, IndexMismatch, IndexNotFound, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from eval.question_sets import read_gold_jsonl
+    from eval.runner import DEFAULT_CONFIGURATIONS, parse_configuration, run_configurations
+    from index.build import BuildSettings
     from index.search import open_searcher
 
-    questions = read_gold_jsonl(args.qa)
+    specs = args.config or list(DEFAULT_CONFIGURATIONS)
+    for spec in specs:
+        parse_configuration(spec, BuildSettings())  # fail on a typo before any work
+    if args.beir:
+        return run_beir(args, specs)
+    questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
     searcher = open_searcher(args.index, args.model)
-    passages = {chunk.chunk_id: chunk.text for chunk in searcher.index.chunks}
-    result = evaluate_search("current", lambda q, k: searcher.search(q, k), questions, passages, args.k)
+    if args.calibrate:
+        return calibrate(searcher, questions)
+    index_dir = settings.index_dir(args.index)
+    results = run_configurations(specs, questions, index_dir, searcher.encoder, args.k)
+    return present(results, args, f"Retrieval eval: {(args.qa or settings.BUNDLED_QA).name}", searcher)
+
+
+def run_beir(args: argparse.Namespace, specs: list[str]) -> int:
+    from dataclasses import replace
+
+    from eval.question_sets import beir_file_name, read_beir, write_beir_corpus
+    from eval.runner import run_configurations
+    from index.build import build_index
+    from index.encoder import Encoder
+
+    beir = read_beir(args.beir, args.split)
+    questions = [
+        replace(q, relevant_docs=tuple((beir_file_name(d), g) for d, g in q.relevant_docs)) for q in beir.questions
+    ]
+    encoder = Encoder(args.model)
+    with tempfile.TemporaryDirectory(prefix="citelens-beir-") as work:
+        corpus, index_dir = Path(work) / "corpus", Path(work) / "index"
+        write_beir_corpus(beir, corpus)
+        build_index(corpus, index_dir, encoder)
+        results = run_configurations(specs, questions, index_dir, encoder, args.k)
+    return present(results, args, f"Retrieval eval: BEIR {args.beir.name} ({args.split})", None)
+
+
+def present(results: list[EvalResult], args: argparse.Namespace, title: str, searcher) -> int:
+    extra = {}
+    if searcher is not None and searcher.calibration.coefficients and not args.config:
+        extra["answerability"] = answerability(searcher, args)
+    if args.out:
+        write_report(results, args.out, title, extra)
+        print(f"report: {args.out / 'report.md'}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"metrics": result.metrics, "unreachable": result.unreachable}, indent=1))
-    else:
-        print(format_table(result))
+        print(json.dumps({r.name: r.metrics for r in results} | extra, indent=1))
+        return 0
+    print(format_table(results))
+    if extra.get("answerability"):
+        a = extra["answerability"]
+        print(
+            f"\nanswerable judgement (threshold {a['threshold']}): {a['answerable_recall']:.2f} of answerable and "
+            f"{a['unanswerable_recall']:.2f} of unanswerable questions judged right; AUC {a['auc']}"
+        )
     return 0
 
 
-def format_table(result: EvalResult) -> str:
-    header = ["group", "n"] + [LABELS.get(m, m) for m in METRICS]
+def answerability(searcher, args: argparse.Namespace) -> dict:
+    from eval.calibrate import answerability_report, collect_features
+    from eval.question_sets import read_gold_jsonl
+
+    questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
+    return answerability_report(collect_features(searcher, questions), searcher.calibration)
+
+
+def calibrate(searcher, questions) -> int:
+    from eval.calibrate import answerability_report, collect_features, fit_calibration, save_calibration
+
+    rows = collect_features(searcher, questions)
+    calibration = fit_calibration(rows)
+    save_calibration(searcher.encoder.name, calibration)
+    print(json.dumps({"calibration": calibration.__dict__, "fit": answerability_report(rows, calibration)}, indent=1))
+    return 0
+
+
+def format_table(results: list[EvalResult]) -> str:
+    header = ["configuration", "group", "n"] + [label(m) for m in METRICS]
     rows = [header]
-    for group, values in result.metrics.items():
-        rows.append([group, str(int(values["questions"]))] + [f"{values[m]:.3f}" for m in METRICS])
+    for group in ("all", "zh", "en"):
+        for result in results:
+            values = result.metrics.get(group)
+            if values:
+                rows.append([result.name, group, str(int(values["questions"]))] + [f"{values[m]:.3f}" for m in METRICS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    if result.unreachable:
-        lines.append(f"evidence held by no passage (counted as misses): {', '.join(result.unreachable)}")
+    for result in results:
+        if result.unreachable:
+            lines.append(f"{result.name}: evidence in no passage (misses): {', '.join(result.unreachable)}")
     return "\n".join(lines)
 
 

@@ -38,12 +38,17 @@ class EvalResult:
     metrics: dict[str, dict[str, float]]  # group ("all", "zh", "en", type:...) -> metric -> value
     results: list[QuestionResult] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)  # question ids whose evidence no passage holds
+    per_question: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> question id -> value
 
 
 def build_qrels(questions: Sequence[Question], passages: dict[str, str]) -> tuple[dict, list[str]]:
-    """{question id: {passage id: 1}} over every passage containing an evidence quote."""
+    """{question id: {passage id: 1}} over every passage containing an evidence quote
+    (for BEIR-style questions: {document id: grade} as judged)."""
     qrels, unreachable = {}, []
     for question in questions:
+        if question.judged_by_document:
+            qrels[question.id] = {doc: grade for doc, grade in question.relevant_docs if grade > 0}
+            continue
         relevant = {pid: 1 for pid, text in passages.items() if question.is_relevant(text)}
         if not relevant:
             unreachable.append(question.id)
@@ -56,7 +61,7 @@ def run_questions(search: SearchFunction, questions: Sequence[Question], k: int 
     results = []
     for question in questions:
         hits = search(question.question, k)
-        ranks = [hit.rank for hit in hits if question.is_relevant(hit.text)]
+        ranks = [hit.rank for hit in hits if question.is_relevant(hit.text, hit.doc)]
         results.append(QuestionResult(question, hits, ranks))
     return results
 
@@ -74,9 +79,30 @@ def score(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str,
     return {metric: float(value) for metric, value in values.items()}
 
 
+def per_question_scores(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str, dict[str, float]]:
+    """metric -> question id -> value, for paired significance tests between configurations."""
+    from ranx import Qrels, Run, evaluate
+
+    ids = list(qrels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ranx_qrels, ranx_run = Qrels(qrels), Run(run)
+        ranx_run.make_comparable(ranx_qrels)
+        evaluate(ranx_qrels, ranx_run, list(metrics), return_mean=False, save_results_in_run=True)
+    return {metric: {qid: float(ranx_run.scores[metric][qid]) for qid in ids} for metric in metrics}
+
+
 def run_from_results(results: Sequence[QuestionResult]) -> dict:
-    # ranx ranks by score; use reciprocal rank so the Searcher's order is kept exactly.
-    return {r.question.id: {hit.chunk_id: 1.0 / hit.rank for hit in r.hits} or {"__no_hits__": 0.0} for r in results}
+    """ranx ranks by score: use reciprocal rank so the Searcher's order is kept exactly.
+    Passages are judged by passage id, BEIR-style questions by document (its first hit)."""
+    run = {}
+    for r in results:
+        ranked: dict[str, float] = {}
+        for hit in r.hits:
+            key = hit.doc if r.question.judged_by_document else hit.chunk_id
+            ranked.setdefault(key, 1.0 / hit.rank)
+        run[r.question.id] = ranked or {"__no_hits__": 0.0}
+    return run
 
 
 def evaluate_search(
@@ -100,4 +126,4 @@ def evaluate_search(
         group: score({i: qrels[i] for i in ids}, {i: run[i] for i in ids}) | {"questions": float(len(ids))}
         for group, ids in groups.items()
     }
-    return EvalResult(name, metrics, results, unreachable)
+    return EvalResult(name, metrics, results, unreachable, per_question_scores(qrels, run))

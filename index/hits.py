@@ -27,6 +27,7 @@ class Hit:
     sentence_start: int = 0  # the sentence that best answers the question (document offsets)
     sentence_end: int = 0
     similarity: float = 0.0  # best cosine of the passage or one of its sentences to the question
+    coverage: float = 0.0  # IDF-weighted share of the question's keyword groups the passage contains
     relevance: float | None = None  # calibrated probability that the passage answers the question
 
     @property

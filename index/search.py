@@ -14,9 +14,11 @@ A question is answered in five steps:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -103,7 +105,55 @@ class Candidate:
     sentence: float = 0.0
     sentence_row: int = -1
     keyword: float = 0.0
+    coverage: float = 0.0
     fused: float = 0.0
+
+
+@dataclass
+class Answer:
+    question: str  # as searched (whitespace folded, Traditional → Simplified)
+    hits: list[Hit]
+    answerable: bool  # False: nothing in the corpus answers the question, say so plainly
+    relevance: float | None  # the best hit's calibrated relevance (None: no calibration for this model)
+    query_terms: list[str]  # the Chinese/English terms matched on the keyword side, to mark in passages
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic map from a hit's features to the probability that it answers the question.
+
+    Fitted per model by ``python -m eval --calibrate`` on the project's own held-out questions.
+    """
+
+    coefficients: tuple[float, ...] = ()  # one per feature, in FEATURES order
+    intercept: float = 0.0
+    threshold: float = 0.5
+
+    FEATURES = ("similarity", "coverage", "english", "similarity*english")
+
+    @staticmethod
+    def features(similarity: float, coverage: float, english: bool) -> tuple[float, ...]:
+        return (similarity, coverage, float(english), similarity * float(english))
+
+    def relevance(self, similarity: float, coverage: float, english: bool) -> float | None:
+        if not self.coefficients:
+            return None
+        features = self.features(similarity, coverage, english)
+        z = self.intercept + sum(c * f for c, f in zip(self.coefficients, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+
+def load_calibration(model_name: str, path: Path = CALIBRATION_FILE) -> Calibration:
+    """The calibration fitted for this model, or none (relevance is then unknown, never guessed)."""
+    if not path.exists():
+        return Calibration()
+    entry = json.loads(path.read_text(encoding="utf-8")).get(model_name)
+    if not entry:
+        return Calibration()
+    return Calibration(tuple(entry["coefficients"]), entry["intercept"], entry["threshold"])
 
 
 class Searcher:
@@ -112,20 +162,30 @@ class Searcher:
         self.index = index
         self.encoder = encoder
         self.config = config
+        self.calibration = load_calibration(encoder.name)
 
     def search(self, question: str, k: int = 10, config: SearchConfig | None = None) -> list[Hit]:
+        return self.answer(question, k, config).hits
+
+    def answer(self, question: str, k: int = 10, config: SearchConfig | None = None) -> Answer:
+        """Ranked hits, each with a calibrated relevance, and whether the corpus answers at all."""
         config = config or self.config
         text = to_simplified(validate_question(question))
         if k < 1:
             raise BadQuestion("k must be at least 1.")
         query_vector = self.encoder.encode_queries([text])[0]
         candidates = self.dense_candidates(query_vector, config)
-        if config.keyword:
-            self.add_keyword_scores(candidates, self.keyword_groups(text, config), config, query_vector)
+        term_groups = self.keyword_groups(text, config)
+        self.add_keyword_scores(candidates, term_groups, config, query_vector)
         self.add_sentence_scores(candidates, query_vector, config.sentence)
         ranked = self.fuse(candidates, config)
         groups = self.collapse(ranked, k, config)
-        return [self.make_hit(rank, group) for rank, group in enumerate(groups, 1)]
+        english = not CJK.search(text)
+        hits = [self.make_hit(rank, group, english) for rank, group in enumerate(groups, 1)]
+        relevance = max((h.relevance for h in hits if h.relevance is not None), default=None)
+        answerable = bool(hits) and (relevance is None or relevance >= self.calibration.threshold)
+        terms = sorted({term for group in term_groups for term in group.terms}, key=len, reverse=True)
+        return Answer(text, hits, answerable, relevance, terms)
 
     # ---- retrieval ------------------------------------------------------------------
 
@@ -145,32 +205,42 @@ class Searcher:
     def add_keyword_scores(
         self, candidates: dict[int, Candidate], groups: list[TermGroup], config: SearchConfig, query_vector: np.ndarray
     ) -> None:
-        """BM25 summed over groups; a group counts once, by its best-scoring term."""
+        """BM25 summed over groups (a group counts once, by its best term), and each candidate's coverage:
+        the IDF-weighted share of the question's groups it contains (a feature of answerability)."""
         if not groups:
             return
         keyword = self.index.keyword
+        n = len(self.index.chunks)
         token_scores: dict[str, np.ndarray] = {}
 
         def term_scores(term: str) -> np.ndarray:
             tokens = [term] if term in keyword.vocabulary else keyword_tokens(term)
-            total = np.zeros(len(self.index.chunks), np.float32)
+            total = np.zeros(n, np.float32)
             for token in tokens:
                 if token not in token_scores:
                     token_scores[token] = keyword.scores([token])
                 total += token_scores[token]
             return total
 
-        total = np.zeros(len(self.index.chunks), np.float32)
+        total = np.zeros(n, np.float32)
+        coverage = np.zeros(n, np.float32)
+        weights = 0.0
         for group in groups:
-            total += np.max([term_scores(term) for term in group.terms], axis=0)
-        top = np.argsort(-total)[: config.candidates]
-        for i in top:
-            if total[i] <= 0:
-                break
-            candidate = candidates.setdefault(int(i), Candidate(int(i), dense=math.nan))
-            candidate.keyword = float(total[i])
+            best = np.max([term_scores(term) for term in group.terms], axis=0)
+            total += best
+            matched = best > 0
+            weight = math.log((n + 1) / (int(matched.sum()) + 1)) + 1.0  # words found nowhere weigh most
+            coverage += weight * matched
+            weights += weight
+        coverage /= weights
+        if config.keyword:
+            for i in np.argsort(-total)[: config.candidates]:
+                if total[i] <= 0:
+                    break
+                candidates.setdefault(int(i), Candidate(int(i), dense=math.nan))
         for i, candidate in candidates.items():
             candidate.keyword = float(total[i])
+            candidate.coverage = float(coverage[i])
         missing = [i for i, c in candidates.items() if math.isnan(c.dense)]
         if missing:
             vectors = self.index.vectors.reconstruct_batch(np.array(missing, dtype=np.int64))
@@ -222,7 +292,7 @@ class Searcher:
 
     # ---- results --------------------------------------------------------------------
 
-    def make_hit(self, rank: int, group: list[Candidate]) -> Hit:
+    def make_hit(self, rank: int, group: list[Candidate], english: bool) -> Hit:
         best = group[0]
         chunk = self.index.chunks[best.chunk]
         document = self.index.documents[chunk.doc_id]
@@ -265,6 +335,8 @@ class Searcher:
             sentence_start=int(sentences.start[row]) if row >= 0 else chunk.start,
             sentence_end=int(sentences.end[row]) if row >= 0 else chunk.end,
             similarity=max(best.dense, best.sentence),
+            coverage=best.coverage,
+            relevance=self.calibration.relevance(max(best.dense, best.sentence), best.coverage, english),
         )
 
     def with_config(self, config: SearchConfig) -> Searcher:

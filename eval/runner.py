@@ -1,0 +1,89 @@
+"""Named search configurations, run over a question set side by side.
+
+A configuration is a search preset from ``index.search.CONFIGS``, optionally on an
+index built another way, written ``NAME[@MAX_TOKENS/OVERLAP][+context]``
+(``full@128/16``, ``dense+context``), or ``plain`` for the baseline recipe.
+Indexes for other build settings are built once from the same corpus and cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from eval.baseline import PlainRecipe
+from eval.harness import EvalResult, evaluate_search
+from eval.question_sets import Question
+from index import settings
+from index.build import BuildSettings, build_index
+from index.encoder import Encoder
+from index.passage_index import PassageIndex, read_manifest
+from index.search import CONFIGS, SearchConfig, Searcher
+
+SPEC = re.compile(r"^(?P<name>[\w+.-]+?)(?:@(?P<size>\d+)/(?P<overlap>\d+))?(?P<context>\+context)?$")
+DEFAULT_CONFIGURATIONS = ("plain", "dense", "dense+sentence", "hybrid", "full")
+
+
+class UnknownConfiguration(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Configuration:
+    label: str
+    search: SearchConfig | None  # None: the plain recipe
+    build: BuildSettings | None  # None: the index as given
+
+
+def parse_configuration(spec: str, base: BuildSettings) -> Configuration:
+    if spec == "plain":
+        return Configuration("plain", None, None)
+    match = SPEC.match(spec)
+    if not match or match["name"] not in CONFIGS:
+        raise UnknownConfiguration(
+            f"unknown configuration '{spec}'; known: plain, {', '.join(CONFIGS)} "
+            "(optionally @MAX_TOKENS/OVERLAP and +context)"
+        )
+    build = None
+    if match["size"] or match["context"]:
+        build = replace(
+            base,
+            max_tokens=int(match["size"] or base.max_tokens),
+            overlap_tokens=int(match["overlap"] or base.overlap_tokens),
+            context=bool(match["context"]) or base.context,
+        )
+    return Configuration(spec, CONFIGS[match["name"]], build)
+
+
+def variant_index(corpus_dir: Path, build: BuildSettings, encoder: Encoder) -> Path:
+    """An index of the same corpus built another way, cached by corpus, settings and model."""
+    key = json.dumps([str(Path(corpus_dir).resolve()), build.to_dict(), encoder.info.to_dict()], sort_keys=True)
+    directory = settings.cache_dir() / "eval-indexes" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    build_index(corpus_dir, directory, encoder, build, progress=False, log=lambda _: None)  # incremental: cheap
+    return directory
+
+
+def run_configurations(
+    specs: list[str], questions: list[Question], index_dir: Path, encoder: Encoder, k: int = 10
+) -> list[EvalResult]:
+    manifest = read_manifest(index_dir)
+    corpus_dir = Path(manifest["corpus"]) if manifest.get("corpus") else settings.BUNDLED_CORPUS
+    base_build = BuildSettings(**{k: v for k, v in manifest["build"].items() if k != "splitter"})
+    base_index = PassageIndex.load(index_dir, encoder.info)
+    results = []
+    for spec in specs:
+        configuration = parse_configuration(spec, base_build)
+        if configuration.search is None:
+            plain = PlainRecipe(corpus_dir, encoder)
+            results.append(evaluate_search("plain", plain.search, questions, plain.passages, k))
+            continue
+        index = base_index
+        if configuration.build is not None and configuration.build != base_build:
+            index = PassageIndex.load(variant_index(corpus_dir, configuration.build, encoder), encoder.info)
+        searcher = Searcher(index, encoder, configuration.search)
+        passages = {chunk.chunk_id: chunk.text for chunk in index.chunks}
+        results.append(evaluate_search(spec, searcher.search, questions, passages, k))
+    return results
