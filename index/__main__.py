@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 from index import settings
+from index.build import BuildSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     build = commands.add_parser("build", help="ingest a corpus folder and build its index")
     build.add_argument("--corpus", type=Path, default=settings.BUNDLED_CORPUS, help="folder of .txt/.md documents")
     add_common(build)
-    build.add_argument("--max-tokens", type=int, default=256, help="chunk size in model tokens")
-    build.add_argument("--overlap", type=int, default=32, help="chunk overlap in model tokens")
+    build.add_argument("--max-tokens", type=int, default=BuildSettings.max_tokens, help="chunk size, model tokens")
+    build.add_argument("--overlap", type=int, default=BuildSettings.overlap_tokens, help="chunk overlap, model tokens")
     build.add_argument("--context", action="store_true", help="embed title and section path with each chunk")
 
     search = commands.add_parser("search", help="ask a question")
@@ -65,7 +66,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from index.build import BuildSettings, build_index
+    from index.build import build_index
     from index.encoder import Encoder
 
     report = build_index(
@@ -93,8 +94,8 @@ def run_search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             record = None
             try:
                 record = json.loads(line)
-                hits = searcher.search(record["question"], k=args.k)
-                result = {"id": record.get("id"), "hits": [hit.to_json() for hit in hits]}
+                answer = searcher.answer(record["question"], k=args.k)
+                result = {"id": record.get("id"), **answer_json(answer)}
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError, BadQuestion) as error:
                 result = {
                     "id": record.get("id") if isinstance(record, dict) else None,
@@ -103,14 +104,22 @@ def run_search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                 }
             print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0
-    hits = searcher.search(args.question, k=args.k)
+    answer = searcher.answer(args.question, k=args.k)
     if args.json:
-        print(json.dumps({"question": args.question, "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+        print(json.dumps({"question": args.question, **answer_json(answer)}, ensure_ascii=False))
         return 0
-    for hit in hits:
+    if not answer.answerable:
+        print(f"Nothing in the corpus seems to answer this (relevance {answer.relevance:.2f}); closest passages:\n")
+    for hit in answer.hits:
         print(f"[{hit.rank}] {hit.score:.3f}  {hit.citation}")
         print(textwrap.indent(textwrap.fill(hit.text, width=60), "    "), end="\n\n")
     return 0
+
+
+def answer_json(answer) -> dict:
+    """The stable JSON shape: answerable judgement, best relevance, then the hits."""
+    relevance = None if answer.relevance is None else round(answer.relevance, 4)
+    return {"answerable": answer.answerable, "relevance": relevance, "hits": [h.to_json() for h in answer.hits]}
 
 
 def describe(error: Exception) -> str:

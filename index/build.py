@@ -20,8 +20,8 @@ from ingest.sentences import sentence_spans
 
 @dataclass(frozen=True)
 class BuildSettings:
-    max_tokens: int = 256  # chunk size in model tokens
-    overlap_tokens: int = 32
+    max_tokens: int = 480  # chunk size in model tokens (measured: see README; 512 minus prompt and specials)
+    overlap_tokens: int = 64
     # Embed "title › section" in front of each chunk (the cited text stays the exact source text).
     context: bool = False
     # Index title and section path words with each chunk's keywords.

@@ -109,6 +109,40 @@ class Candidate:
     fused: float = 0.0
 
 
+def fuse(candidates: dict[int, Candidate], config: SearchConfig) -> list[Candidate]:
+    """Reciprocal rank fusion of the dense, sentence and keyword rankings (weights from the config)."""
+    lists = [(config.dense_weight, {i: c.dense for i, c in candidates.items()})]
+    if config.sentence:
+        lists.append((config.sentence_weight, {i: c.sentence for i, c in candidates.items()}))
+    if config.keyword:
+        lists.append((config.keyword_weight, {i: c.keyword for i, c in candidates.items() if c.keyword > 0}))
+    for weight, scores in lists:
+        for i, rank in ranks_of(scores).items():
+            candidates[i].fused += weight / (config.rrf_k + rank)
+    return sorted(candidates.values(), key=lambda c: (-c.fused, -c.dense))
+
+
+def collapse(ranked: list[Candidate], texts: list[str], k: int, config: SearchConfig) -> list[list[Candidate]]:
+    """The first k distinct passages, in order; a later near-copy of a kept passage (the same text in
+    another document) joins its group and becomes an "also in" citation."""
+    groups: list[list[Candidate]] = []
+    kept: list[set[str]] = []
+    for candidate in ranked:
+        if not config.collapse:
+            groups.append([candidate])
+            if len(groups) >= k:
+                break
+            continue
+        own = shingles(texts[candidate.chunk])
+        match = next((g for g, other in enumerate(kept) if overlap(own, other) >= config.duplicate_overlap), None)
+        if match is not None:
+            groups[match].append(candidate)
+        elif len(groups) < k:
+            groups.append([candidate])
+            kept.append(own)
+    return groups[:k]
+
+
 @dataclass
 class Answer:
     question: str  # as searched (whitespace folded, Traditional → Simplified)
@@ -163,6 +197,7 @@ class Searcher:
         self.encoder = encoder
         self.config = config
         self.calibration = load_calibration(encoder.name)
+        self.chunk_texts = [chunk.text for chunk in index.chunks]
 
     def search(self, question: str, k: int = 10, config: SearchConfig | None = None) -> list[Hit]:
         return self.answer(question, k, config).hits
@@ -178,8 +213,8 @@ class Searcher:
         term_groups = self.keyword_groups(text, config)
         self.add_keyword_scores(candidates, term_groups, config, query_vector)
         self.add_sentence_scores(candidates, query_vector, config.sentence)
-        ranked = self.fuse(candidates, config)
-        groups = self.collapse(ranked, k, config)
+        ranked = fuse(candidates, config)
+        groups = collapse(ranked, self.chunk_texts, k, config)
         english = not CJK.search(text)
         hits = [self.make_hit(rank, group, english) for rank, group in enumerate(groups, 1)]
         relevance = max((h.relevance for h in hits if h.relevance is not None), default=None)
@@ -257,38 +292,6 @@ class Searcher:
             best = int(np.argmax(scores))
             candidate.sentence_row = rows.start + best
             candidate.sentence = float(scores[best]) if enabled else 0.0
-
-    def fuse(self, candidates: dict[int, Candidate], config: SearchConfig) -> list[Candidate]:
-        """Reciprocal rank fusion of the dense, sentence and keyword rankings."""
-        lists = [(config.dense_weight, {i: c.dense for i, c in candidates.items()})]
-        if config.sentence:
-            lists.append((config.sentence_weight, {i: c.sentence for i, c in candidates.items()}))
-        if config.keyword:
-            lists.append((config.keyword_weight, {i: c.keyword for i, c in candidates.items() if c.keyword > 0}))
-        for weight, scores in lists:
-            for i, rank in ranks_of(scores).items():
-                candidates[i].fused += weight / (config.rrf_k + rank)
-        return sorted(candidates.values(), key=lambda c: (-c.fused, -c.dense))
-
-    def collapse(self, ranked: list[Candidate], k: int, config: SearchConfig) -> list[list[Candidate]]:
-        """Keep the first k distinct passages; later copies of one become its "also in"."""
-        groups: list[list[Candidate]] = []
-        kept: list[set[str]] = []
-        for candidate in ranked:
-            if not config.collapse:
-                groups.append([candidate])
-            else:
-                own = shingles(self.index.chunks[candidate.chunk].text)
-                limit = config.duplicate_overlap
-                match = next((g for g, other in enumerate(kept) if overlap(own, other) >= limit), None)
-                if match is not None:
-                    groups[match].append(candidate)
-                elif len(groups) < k:
-                    groups.append([candidate])
-                    kept.append(own)
-            if len(groups) >= k and not config.collapse:
-                break
-        return groups[:k]
 
     # ---- results --------------------------------------------------------------------
 

@@ -1,0 +1,146 @@
+"""Retrieval behaviour: fusion, duplicate collapse, cross-lingual keywords, answerability, BEIR reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from eval.question_sets import BadQuestionSet, beir_file_name, read_beir
+from index.build import BuildSettings, build_index
+from index.encoder import Encoder
+from index.passage_index import PassageIndex
+from index.search import CONFIGS, Calibration, Candidate, SearchConfig, Searcher, collapse, fuse
+from index.settings import PROJECT_ROOT
+from index.translate import QueryTranslator
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder()
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory, encoder) -> Searcher:
+    directory = tmp_path_factory.mktemp("dup-index")
+    build_index(
+        FIXTURES / "corpus_dup", directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False
+    )
+    return Searcher(PassageIndex.load(directory), encoder)
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    candidates = {
+        0: Candidate(0, dense=0.90, sentence=0.80, keyword=0.0),  # dense only
+        1: Candidate(1, dense=0.85, sentence=0.88, keyword=5.0),  # second in dense, first elsewhere
+        2: Candidate(2, dense=0.80, sentence=0.70, keyword=9.0),
+    }
+    ranked = fuse(candidates, SearchConfig())
+    assert [c.chunk for c in ranked] == [1, 2, 0]
+    expected = 1 / 62 + 1 / 61 + 1 / 62  # dense rank 2, sentence rank 1, keyword rank 2 (k = 60)
+    assert ranked[0].fused == pytest.approx(expected)
+    dense_only = fuse({i: Candidate(i, dense=c.dense) for i, c in candidates.items()}, CONFIGS["dense"])
+    assert [c.chunk for c in dense_only] == [0, 1, 2]
+
+
+def test_collapse_groups_near_copies_and_keeps_k_distinct():
+    texts = [
+        "加强个人信息保护。制定《个人信息保护法》。",
+        "编者按：加强个人信息保护。制定《个人信息保护法》。",
+        "粮食产量创历史新高。",
+    ]
+    ranked = [Candidate(0), Candidate(1), Candidate(2)]
+    groups = collapse(ranked, texts, k=2, config=SearchConfig())
+    assert [[c.chunk for c in g] for g in groups] == [[0, 1], [2]]
+    assert len(collapse(ranked, texts, k=3, config=CONFIGS["dense"])) == 3  # collapse off: copies stay
+
+
+def test_duplicate_passage_is_shown_once_with_also_in(searcher):
+    hits = searcher.search("哪部法律对个人信息处理活动作出全面规范？", k=3)
+    texts_with_law = [h for h in hits if "《个人信息保护法》" in h.text]
+    assert len(texts_with_law) == 1
+    hit = texts_with_law[0]
+    assert {entry["doc"] for entry in hit.also_in} == ({"law.md", "repost.md"} - {hit.doc})
+    copy = hit.also_in[0]
+    document = searcher.index.documents[copy["doc"]]
+    assert "《个人信息保护法》" in document.text[copy["start"] : copy["end"]]
+
+
+def test_best_sentence_is_located_inside_the_passage(searcher):
+    hit = searcher.search("5G移动电话用户数是多少？", k=1)[0]
+    assert hit.start <= hit.sentence_start < hit.sentence_end <= hit.end
+    assert "4.55亿" in hit.sentence
+
+
+def test_english_question_reaches_chinese_passage_through_keywords(searcher):
+    answer = searcher.answer("Which law protects personal information?", k=2)
+    assert {"个人", "信息", "法律", "保护"} <= set(answer.query_terms)
+    assert "《个人信息保护法》" in answer.hits[0].text
+
+
+def test_translator_phrases_names_numbers():
+    translator = QueryTranslator.build({"执法", "法律", "乌镇", "中国", "北京", "5g", "网络", "世界"})
+    groups = {g.source: g.terms for g in translator.translate("Beijing's law enforcement in Wuzhen, 5G networks")}
+    assert groups["law enforcement"] == ("执法",)  # a phrase before its words
+    assert "中国" in groups["Beijing"]  # a capital names its country
+    assert groups["Wuzhen"] == ("乌镇",)  # a name through pinyin
+    assert groups["5G"] == ("5g",)  # kept as it is
+    assert "网络" in groups["networks"]  # plural → base form
+
+
+def test_relevance_is_calibrated_and_off_corpus_questions_are_unanswerable(searcher):
+    calibration = Calibration((8.0, 6.0, -1.0, 2.0), -11.0, 0.3)
+    assert calibration.relevance(0.95, 1.0, False) > 0.9 > 0.01 > calibration.relevance(0.80, 0.0, False)
+    searcher = Searcher(searcher.index, searcher.encoder)
+    searcher.calibration = calibration
+    answered = searcher.answer("中国累计建成开通5G基站多少个？", k=3)
+    unanswered = searcher.answer("火星探测器是哪一年发射的？", k=3)
+    assert answered.answerable and answered.relevance > calibration.threshold
+    assert not unanswered.answerable and unanswered.relevance < answered.relevance
+    assert all(h.relevance is not None for h in answered.hits)
+
+
+def test_beir_reader(tmp_path):
+    beir = read_beir(FIXTURES / "beir_small")
+    assert [q.id for q in beir.questions] == ["q1", "q2"]  # q3 has no judgements
+    assert beir.questions[1].relevant_docs == (("d/3", 1),)
+    assert beir.documents["d2"][0] == "粮食"
+    assert beir_file_name("d/3") == "d%002f3.txt"
+    with pytest.raises(BadQuestionSet, match="not a BEIR folder"):
+        read_beir(tmp_path)
+
+
+def test_eval_cli_on_beir_folder_writes_report(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    out = tmp_path / "report"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eval",
+            "--beir",
+            str(FIXTURES / "beir_small"),
+            "--config",
+            "dense",
+            "full",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["full"]["all"]["questions"] == 2
+    assert metrics["full"]["all"]["hit_rate@3"] == 1.0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["configurations"] == ["dense", "full"] and "full" in report["significance_vs_first"]
+    assert (out / "metrics.png").stat().st_size > 1000 and "| full |" in (out / "report.md").read_text()
