@@ -39,7 +39,7 @@ def test_reciprocal_rank_fusion_rewards_agreement():
         1: Candidate(1, dense=0.85, sentence=0.88, keyword=5.0),  # second in dense, first elsewhere
         2: Candidate(2, dense=0.80, sentence=0.70, keyword=9.0),
     }
-    ranked = fuse(candidates, SearchConfig())
+    ranked = fuse(candidates, SearchConfig(rrf_k=60, dense_weight=1.0, keyword_weight=1.0))
     assert [c.chunk for c in ranked] == [1, 2, 0]
     expected = 1 / 62 + 1 / 61 + 1 / 62  # dense rank 2, sentence rank 1, keyword rank 2 (k = 60)
     assert ranked[0].fused == pytest.approx(expected)
