@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INDEX ?= data/index
 
-.PHONY: run test install install-dev index lint clean-index
+.PHONY: run test install install-dev index lint clean-index browser
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,15 @@ index: install
 run: index
 	CITELENS_INDEX=$(INDEX) $(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
 
-test: install-dev
+test: install-dev browser
 	$(PY) -m index prepare-model
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
+
+# Debian's Chromium for the browser test (no browser downloads), and a CJK font so pages render Chinese.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	fc-list :lang=zh 2>/dev/null | grep -q . || (apt-get update && apt-get install -y fonts-noto-cjk)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

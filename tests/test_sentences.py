@@ -4,7 +4,8 @@ from ingest.sentences import sentence_spans
 
 
 def test_sentences_keep_their_punctuation_and_closing_quotes():
-    text = "（七）网络空间安全有效保障\n\n加强顶层设计，《网络安全法》形成。连续开展“净网”专项行动！是否有效？ok. Next one"
+    text = "（七）网络空间安全有效保障\n\n加强顶层设计，《网络安全法》形成。"
+    text += "连续开展“净网”专项行动！是否有效？ok. Next one"
     pieces = [text[s:e] for s, e in sentence_spans(text)]
     assert pieces == [
         "（七）网络空间安全有效保障",

@@ -1,0 +1,153 @@
+"""End to end: the real app (``streamlit run``) on a free local port, driven in headless Debian Chromium.
+
+Asks a Chinese and an English question and checks the cited cards and highlights, checks that a
+document's ``<script>`` and markdown link are shown literally, uploads a document (and a rejected one)
+and finds the new document by a question. Screenshots go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.e2e.support import (
+    PROJECT,
+    UPLOADS,
+    AppFailed,
+    ask_in_browser,
+    build_fixture_index,
+    chromium_page,
+    running_app,
+    screenshot,
+    settle,
+)
+
+SCREENSHOTS = PROJECT / "test-output" / "screenshots"
+FIRST_ANSWER_MS = 120_000  # the first question waits for the server to load the model
+ANSWER_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """The real app over a temporary fixture index (its corpus folder a temporary copy, so uploads are safe)."""
+    root = tmp_path_factory.mktemp("e2e")
+    index = build_fixture_index(root)
+    try:
+        with running_app(index, root / "streamlit.log") as url, chromium_page() as tab:
+            tab.dialogs = []  # any alert() from a document would land here: there must be none
+            tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+            tab.goto(url)
+            yield tab
+            assert tab.dialogs == [], f"a document's script ran in the page: {tab.dialogs}"
+    except AppFailed as error:
+        pytest.fail(str(error))
+
+
+def open_page(page, name: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(name, exact=True).click()
+    page.get_by_role("heading", level=1).filter(has_text=name).first.wait_for(timeout=ANSWER_MS)
+    settle(page)
+
+
+def ask(page, question: str, timeout: float = ANSWER_MS):
+    return ask_in_browser(page, question, timeout)
+
+
+def shot(page, name: str) -> None:
+    screenshot(page, SCREENSHOTS / f"{name}.png")
+
+
+def test_chinese_question_gives_cited_cards_with_highlights(page):
+    card = ask(page, "中国制定了哪些数据安全方面的法律？", timeout=FIRST_ANSWER_MS)
+    cards = page.locator(".cl-card-head")
+    assert cards.count() >= 3
+    assert "网络安全法律体系" in card.inner_text()
+    assert page.locator(".cl-answer a.cl-ref").count() >= 1  # the summary's [n] links
+    assert page.locator(".cl-passage mark.cl-sentence").count() >= 1
+    assert page.locator(".cl-passage .cl-term").count() >= 1
+    assert "¶" in page.locator(".cl-meta").first.inner_text()
+    assert "《数据安全法》" in page.locator(".cl-passage").all_inner_texts().__str__()
+    citation = page.get_by_test_id("stCode").first.inner_text()
+    assert "网络安全法律体系" in citation and "https://example.org/law" in citation
+    shot(page, "01-ask-chinese")
+
+    page.locator(".cl-answer a.cl-ref").last.click()  # [n] in the summary scrolls to its card
+    target = page.locator(".cl-answer a.cl-ref").last.get_attribute("href")
+    page.wait_for_timeout(500)
+    assert page.locator(target).is_visible()
+    page.get_by_text("Show surrounding paragraphs").first.click()
+    page.locator(".cl-passage .cl-dim").first.wait_for(timeout=ANSWER_MS)
+    shot(page, "02-ask-surrounding-paragraphs")
+
+
+def test_english_question_finds_the_chinese_passage(page):
+    card = ask(page, "How many 5G base stations had China built?")
+    page.get_by_text("185.4万个").first.wait_for(timeout=ANSWER_MS)
+    assert "数字技术进展" in card.inner_text()
+    assert page.locator("#card-1").locator("xpath=ancestor::div[contains(@class,'st-key-card-1')]").count() == 1
+    first_passage = page.locator(".cl-passage").first
+    assert "185.4万个" in first_passage.locator("mark.cl-sentence").inner_text()
+    assert first_passage.locator(".cl-term").count() >= 1
+    shot(page, "03-ask-english")
+
+
+def test_script_and_markdown_in_a_document_are_shown_literally(page):
+    ask(page, "这段脚本应当按原文显示吗？")
+    passages = " ".join(page.locator(".cl-passage").all_inner_texts())
+    assert "<script>alert(1)</script>" in passages
+    assert "[官方链接](javascript:alert(2))" in passages
+    assert page.locator(".cl-passage script, .cl-passage a").count() == 0
+    assert "数字技术进展 <i>笔记</i>" in page.locator(".cl-title").all_inner_texts()
+    assert page.get_by_role("link", name="Open source").count() == len(
+        [t for t in page.locator(".cl-title").all_inner_texts() if t == "网络安全法律体系"]
+    )  # the javascript: url of the notes is never a link
+    assert page.dialogs == []
+    shot(page, "04-ask-literal-script")
+
+
+def test_upload_then_find_the_new_document(page, tmp_path):
+    open_page(page, "Library")
+    page.get_by_role("tab", name="Add documents").click()
+    fake = tmp_path / "photo.txt"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    upload = tmp_path / "西湖 龙井?.md"  # sanitised on the way in
+    shutil.copy(UPLOADS / "longjing.md", upload)
+    page.locator("input[type=file]").first.set_input_files([str(fake), str(upload)])
+    page.get_by_text("photo.txt").first.wait_for()
+    page.get_by_role("button", name="Add to library").click()
+    page.get_by_text("was not added").first.wait_for(timeout=FIRST_ANSWER_MS)
+    page.get_by_text("Added “西湖龙井茶”").first.wait_for(timeout=FIRST_ANSWER_MS)
+    messages = page.get_by_test_id("stAlert").all_inner_texts()
+    assert any("photo.txt" in m and "binary" in m for m in messages), messages
+    assert (
+        "西湖_龙井.md" in page.get_by_test_id("stDataFrame").inner_text()
+        or page.get_by_text("stored as 西湖_龙井.md").count()
+    )
+    shot(page, "05-library-upload")
+
+    open_page(page, "Ask")
+    card = ask(page, "龙井茶产自哪里？")
+    assert "西湖龙井茶" in card.inner_text()
+    assert "杭州" in page.locator(".cl-passage").first.inner_text()
+    shot(page, "06-ask-uploaded-document")
+
+
+def test_library_reader_and_evaluate_pages_render(page):
+    open_page(page, "Library")
+    page.get_by_role("tab", name="Read a document").click()
+    page.locator(".cl-outline").first.wait_for()
+    shot(page, "07-library-reader")
+    open_page(page, "Evaluate")
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_text("Failed questions").first.wait_for(timeout=FIRST_ANSWER_MS)
+    page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=ANSWER_MS)
+    shot(page, "08-evaluate")
+
+
+def test_a_missing_chromium_is_a_clear_failure(monkeypatch, tmp_path):
+    from tests.e2e import support
+
+    monkeypatch.setattr(support, "CHROMIUM", tmp_path / "no-chromium")
+    with pytest.raises(AppFailed, match=r"Debian Chromium is missing.*make browser"), chromium_page():
+        pass

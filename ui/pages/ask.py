@@ -1,0 +1,114 @@
+"""Ask page: one question box, an extractive answer with [n] links, and a citation card per passage."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from index.search import BadQuestion
+from ui import core, render
+
+RECENT_KEPT = 10
+PLACEHOLDER = "中国制定了哪些数据安全方面的法律？ / Which laws protect personal information?"
+
+
+def remember(question: str) -> None:
+    """Most recent first, each question once; a question is remembered when it is asked, not at every rerun."""
+    if st.session_state.get("last-asked") == question:
+        return
+    st.session_state["last-asked"] = question
+    recent = [q for q in st.session_state.get("recent", []) if q != question]
+    st.session_state["recent"] = [question, *recent][:RECENT_KEPT]
+
+
+def ask_again(question: str) -> None:
+    st.session_state["question"] = question
+    st.session_state["last-asked"] = None  # asked again: moves to the top
+
+
+def forget_recent() -> None:
+    st.session_state["recent"] = []
+
+
+def show_card(hit, terms: list[str], document, question_key: str) -> None:
+    with st.container(border=True, key=f"card-{hit.rank}"):
+        st.html(render.card_head_html(hit))
+        passage = st.empty()
+        also = render.also_in_html(hit.also_in)
+        if also:
+            st.html(also)
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+            around = st.toggle(
+                "Show surrounding paragraphs",
+                key=f"around-{question_key}-{hit.rank}",
+                disabled=document is None,
+                help="Read the passage in place, with the two paragraphs before and after it.",
+            )
+            url = render.safe_url(hit.url)
+            if url:
+                st.link_button("Open source", url, icon=":material/open_in_new:", type="tertiary")
+        passage.html(render.passage_html(hit, document, terms, around=2 if around else 0))
+        st.code(hit.citation, language=None, wrap_lines=True)
+
+
+st.html(render.CSS)
+searcher = core.searcher()
+index = searcher.index
+titles = {doc_id: document.title or doc_id for doc_id, document in index.documents.items()}
+
+st.title("Ask the documents")
+st.caption(
+    f"{len(index.documents)} documents · {len(index.chunks)} passages. Ask in Chinese (简体 or 繁體) or English; "
+    "every answer is a passage you can check."
+)
+
+with st.sidebar:
+    k = st.slider("Passages to show", 1, 20, 5, key="k")
+    if "documents" in st.session_state:  # documents removed since they were chosen
+        st.session_state["documents"] = [d for d in st.session_state["documents"] if d in titles]
+    chosen = st.multiselect(
+        "Only these documents",
+        sorted(titles, key=lambda doc_id: (titles[doc_id], doc_id)),
+        key="documents",
+        format_func=lambda doc_id: titles.get(doc_id, doc_id),
+        placeholder="All documents",
+    )
+
+question = st.text_input("Question", key="question", placeholder=PLACEHOLDER, max_chars=2000)
+
+if question.strip():
+    question = question.strip()
+    try:
+        started = time.perf_counter()
+        answer = core.ask(searcher, question, k, set(chosen) or None)
+        elapsed = time.perf_counter() - started
+    except BadQuestion as error:
+        st.warning(str(error))
+    else:
+        remember(question)
+        st.html(render.summary_html(answer.hits, answer.answerable, answer.query_terms, question))
+        scope = f" from {len(chosen)} chosen document(s)" if chosen else ""
+        searched = getattr(answer, "question", question)  # Traditional Chinese is searched as Simplified
+        converted = (
+            "" if searched == " ".join(question.split()) else f" · searched as {render.escape_markdown(searched)}"
+        )
+        st.caption(f"{len(answer.hits)} passages{scope} · {elapsed:.2f} s{converted}")
+        question_key = render.question_key(f"{question}|{k}|{sorted(chosen)}")
+        for hit in answer.hits:
+            show_card(hit, answer.query_terms, index.documents.get(hit.doc), question_key)
+
+with st.sidebar:
+    recent = st.session_state.get("recent", [])
+    if recent:
+        st.subheader("Recent questions")
+        for number, asked in enumerate(recent):
+            st.button(
+                render.escape_markdown(asked if len(asked) <= 60 else asked[:59] + "…"),
+                key=f"recent-{number}",
+                on_click=ask_again,
+                args=(asked,),
+                type="tertiary",
+                help=asked,
+            )
+        st.button("Clear recent questions", key="forget-recent", on_click=forget_recent, icon=":material/delete:")
