@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -199,20 +200,35 @@ class Searcher:
         self.config = config
         self.calibration = load_calibration(encoder.name)
         self.chunk_texts = [chunk.text for chunk in index.chunks]
+        self.headings = {
+            (doc.doc_id, p.start) for doc in index.documents.values() for p in doc.paragraphs if p.is_heading
+        }
 
-    def search(self, question: str, k: int = 10, config: SearchConfig | None = None) -> list[Hit]:
-        return self.answer(question, k, config).hits
+    def search(
+        self, question: str, k: int = 10, config: SearchConfig | None = None, documents: Collection[str] | None = None
+    ) -> list[Hit]:
+        return self.answer(question, k, config, documents).hits
 
-    def answer(self, question: str, k: int = 10, config: SearchConfig | None = None) -> Answer:
-        """Ranked hits, each with a calibrated relevance, and whether the corpus answers at all."""
+    def answer(
+        self, question: str, k: int = 10, config: SearchConfig | None = None, documents: Collection[str] | None = None
+    ) -> Answer:
+        """Ranked hits, each with a calibrated relevance, and whether the corpus answers at all.
+
+        ``documents`` limits the hits to those document ids (the app's document filter)."""
         config = config or self.config
         text = to_simplified(validate_question(question))
         if k < 1:
             raise BadQuestion("k must be at least 1.")
+        if documents is not None:
+            # Look deeper, since most candidates may belong to other documents.
+            config = replace(config, candidates=config.candidates * 10)
         query_vector = self.encoder.encode_queries([text])[0]
         candidates = self.dense_candidates(query_vector, config)
         term_groups = self.keyword_groups(text, config)
         self.add_keyword_scores(candidates, term_groups, config, query_vector)
+        if documents is not None:
+            allowed = set(documents)
+            candidates = {i: c for i, c in candidates.items() if self.index.chunks[i].doc_id in allowed}
         self.add_sentence_scores(candidates, query_vector, config.sentence)
         ranked = fuse(candidates, config)
         groups = collapse(ranked, self.chunk_texts, k, config)
@@ -284,15 +300,20 @@ class Searcher:
                 candidates[i].dense = float(vector @ query_vector)
 
     def add_sentence_scores(self, candidates: dict[int, Candidate], query_vector: np.ndarray, enabled: bool):
+        """Score by the best sentence (headings included: a matching heading says the section fits), and
+        keep the best sentence that is not a heading as the one to highlight."""
         sentences = self.index.sentences
         for candidate in candidates.values():
             rows = sentences.rows_of(candidate.chunk)
             if rows.stop <= rows.start:
                 continue
             scores = sentences.vectors[rows].astype(np.float32) @ query_vector
-            best = int(np.argmax(scores))
-            candidate.sentence_row = rows.start + best
-            candidate.sentence = float(scores[best]) if enabled else 0.0
+            doc_id = self.index.chunks[candidate.chunk].doc_id
+            starts = sentences.start[rows]
+            prose = [i for i in range(len(scores)) if (doc_id, int(starts[i])) not in self.headings]
+            highlight = max(prose, key=lambda i: scores[i]) if prose else int(np.argmax(scores))
+            candidate.sentence_row = rows.start + highlight
+            candidate.sentence = float(scores.max()) if enabled else 0.0
 
     # ---- results --------------------------------------------------------------------
 

@@ -250,8 +250,7 @@ class QueryTranslator:
                 continue
             phrase = " ".join(words)
             terms = self._terms_for(phrase, words, tokens[i : i + length])
-            if any(len(term) > 1 for term in terms):  # single characters are too ambiguous beside words
-                terms = [term for term in terms if len(term) > 1]
+            terms = [term for term in terms if len(term) > 1]  # one character (France → 法) is too ambiguous
             if terms:
                 return length, TermGroup(" ".join(tokens[i : i + length]), tuple(terms[:MAX_TERMS_PER_GROUP]))
         return None

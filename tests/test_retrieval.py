@@ -144,3 +144,11 @@ def test_eval_cli_on_beir_folder_writes_report(tmp_path):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["configurations"] == ["dense", "full"] and "full" in report["significance_vs_first"]
     assert (out / "metrics.png").stat().st_size > 1000 and "| full |" in (out / "report.md").read_text()
+
+
+def test_document_filter_and_highlight_skips_headings(searcher):
+    hits = searcher.search("中国发布了什么数据安全倡议？", k=3, documents={"law.md"})
+    assert hits and {hit.doc for hit in hits} == {"law.md"}
+    headings = {p.start for p in searcher.index.documents["law.md"].paragraphs if p.is_heading}
+    assert hits[0].sentence_start not in headings and "《全球数据安全倡议》" in hits[0].sentence
+    assert searcher.search("粮食产量", k=3, documents={"nothing.txt"}) == []

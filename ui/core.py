@@ -10,16 +10,13 @@ import argparse
 import os
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
 
 from index import settings
-from index.hits import Hit
 
 WARM_UP = "數據安全 data security"
-FILTER_POOL = 100  # with a document filter, this many hits are asked for, then narrowed to the chosen documents
 
 
 def index_dir_from_argv(argv: list[str] | None = None) -> str | None:
@@ -121,23 +118,6 @@ def searcher():
 # ---------------------------------------------------------------- asking
 
 
-def in_documents(hit: Hit, documents: set[str]) -> bool:
-    return hit.doc in documents or any(other.get("doc") in documents for other in hit.also_in)
-
-
 def ask(searcher, question: str, k: int = 5, documents: set[str] | None = None):
-    """``Searcher.answer`` (hits, answerable, relevance, query terms); with ``documents``, only passages from
-    those documents, ranks renumbered and the answerable judgement made again on what is left.
-
-    The filter is applied here until the library's ``answer`` takes one: it asks for FILTER_POOL hits and
-    keeps the chosen documents' (the searcher's own candidate limit bounds what it can find anyway).
-    """
-    if not documents:
-        return searcher.answer(question, k=k)
-    answer = searcher.answer(question, k=max(k, FILTER_POOL))
-    kept = (hit for hit in answer.hits if in_documents(hit, documents))
-    hits = [replace(hit, rank=rank) for rank, hit in enumerate(kept, 1)][:k]
-    relevance = max((hit.relevance for hit in hits if hit.relevance is not None), default=None)
-    threshold = searcher.calibration.threshold
-    answerable = bool(hits) and (relevance is None or relevance >= threshold)  # the library's rule
-    return replace(answer, hits=hits, answerable=answerable, relevance=relevance)
+    """``Searcher.answer`` (hits, answerable, relevance, query terms), limited to ``documents`` if given."""
+    return searcher.answer(question, k=k, documents=documents or None)
