@@ -1,4 +1,4 @@
-"""PassageIndex: the FAISS vectors, the keyword index, chunk and document metadata,
+"""PassageIndex: the vector store (FAISS or Milvus), the keyword index, chunk and document metadata,
 and the manifest that says what built them — saved and loaded as one unit.
 
 On disk an index folder holds version folders and a ``CURRENT`` file naming the
@@ -21,6 +21,7 @@ import numpy as np
 from index.encoder import ModelInfo
 from index.keyword import KeywordIndex
 from index.translate import QueryTranslator
+from index.vector_store import FaissStore, MilvusStore, VectorStore, create_store, is_milvus, load_store
 from ingest.documents import Chunk, Document, Paragraph
 
 FORMAT_VERSION = 2
@@ -76,9 +77,81 @@ class DocumentPart:
 
     document: Document
     chunks: list[Chunk]
-    vectors: np.ndarray  # float32 (chunks × dimension)
+    vectors: np.ndarray  # float32 (chunks × dimension); a StoredVectors for parts of an existing index
     sentences: SentenceTable  # chunk numbers local to this part
     keyword_tokens: list[list[str]]
+    # Parts taken from an existing index: their labels in its vector store, and that store (by row).
+    labels: np.ndarray | None = None
+    source: RowVectors | None = None
+
+
+class StoredVectors:
+    """A part's vectors, still in the vector store: fetched only if the store is not reused."""
+
+    def __init__(self, store: VectorStore, labels: np.ndarray):
+        self.store, self.labels = store, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.labels), self.store.dimension)
+
+    def __array__(self, dtype=None, copy=None):
+        vectors = self.store.get(self.labels)
+        return vectors if dtype is None else vectors.astype(dtype)
+
+
+class RowVectors:
+    """The vector store seen by chunk row (row i = chunks[i]), as the rest of CiteLens uses it.
+
+    The store keys vectors by stable labels (so incremental builds touch only what changed); this maps
+    labels to rows and back. It also answers the FAISS calls older code makes (``ntotal``,
+    ``reconstruct_batch``, ``reconstruct_n``, ``search``).
+    """
+
+    def __init__(self, store: VectorStore, labels: np.ndarray):
+        self.store = store
+        self.labels = np.ascontiguousarray(labels, dtype=np.int64)
+        self.identity = bool(np.array_equal(self.labels, np.arange(len(self.labels))))
+        if not self.identity:
+            self._order = np.argsort(self.labels, kind="stable")
+            self._sorted = self.labels[self._order]
+
+    @property
+    def ntotal(self) -> int:
+        return len(self.labels)
+
+    @property
+    def d(self) -> int:
+        return self.store.dimension
+
+    def rows(self, labels: np.ndarray) -> np.ndarray:
+        """Rows of these labels; -1 for labels this index does not hold."""
+        labels = np.asarray(labels, dtype=np.int64)
+        if self.identity:
+            return np.where((labels >= 0) & (labels < len(self.labels)), labels, -1)
+        if len(self._sorted) == 0:
+            return np.full(labels.shape, -1, dtype=np.int64)
+        at = np.clip(np.searchsorted(self._sorted, labels), 0, len(self._sorted) - 1)
+        return np.where(self._sorted[at] == labels, self._order[at], -1)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, labels = self.store.search(queries, k)
+        return scores, self.rows(labels)
+
+    def reconstruct_batch(self, rows) -> np.ndarray:
+        return self.store.get(self.labels[np.asarray(rows, dtype=np.int64)])
+
+    def reconstruct_n(self, first: int, n: int) -> np.ndarray:
+        return self.store.get(self.labels[first : first + n])
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        return self.store.get(self.labels[row : row + 1])[0]
+
+    def next_label(self) -> int:
+        return int(self.labels.max()) + 1 if len(self.labels) else 0
 
 
 class PassageIndex:
@@ -87,7 +160,7 @@ class PassageIndex:
         manifest: dict,
         chunks: list[Chunk],
         documents: dict[str, Document],
-        vectors,  # faiss.Index over the chunk embeddings, row i = chunks[i]
+        vectors: RowVectors,  # the vector store by chunk row: row i = chunks[i]
         keyword: KeywordIndex,
         sentences: SentenceTable,
         translator: QueryTranslator,
@@ -102,16 +175,23 @@ class PassageIndex:
 
     @classmethod
     def create(
-        cls, parts: list[DocumentPart], model: ModelInfo, build_settings: dict, corpus_dir: Path | None = None
+        cls,
+        parts: list[DocumentPart],
+        model: ModelInfo,
+        build_settings: dict,
+        corpus_dir: Path | None = None,
+        vector_store: str | None = None,
     ) -> PassageIndex:
-        """Assemble an index from per-document parts (new ones, and ones reused from a previous index)."""
-        import faiss
+        """Assemble an index from per-document parts (new ones, and ones reused from a previous index).
 
+        When the reused parts come from one existing vector store of the kind asked for, that store is
+        updated in place: the vectors of removed and changed documents are removed, new ones added, so
+        the work is proportional to the change. Otherwise a new store is filled (``vector_store`` is a
+        URI, default $CITELENS_VECTOR_STORE or FAISS).
+        """
         parts = sorted(parts, key=lambda part: part.document.doc_id)
         chunks = [chunk for part in parts for chunk in part.chunks]
-        vectors = faiss.IndexFlatIP(model.dimension)
-        if chunks:
-            vectors.add(np.ascontiguousarray(np.concatenate([p.vectors for p in parts]), dtype=np.float32))
+        vectors = _assemble_vectors(parts, model.dimension, vector_store)
         sentence_chunk, offset = [], 0
         for part in parts:
             sentence_chunk.append(part.sentences.chunk + offset)
@@ -128,7 +208,7 @@ class PassageIndex:
             "model": model.to_dict(),
             "build": build_settings,
             "corpus": str(Path(corpus_dir).resolve()) if corpus_dir else None,
-            "vector_index": "faiss.IndexFlatIP",
+            "vector_index": vectors.store.describe(),
             "keyword_index": "bm25s over jieba search-mode tokens",
             "counts": {"documents": len(parts), "chunks": len(chunks), "sentences": len(sentences.chunk)},
             "documents": {
@@ -147,8 +227,10 @@ class PassageIndex:
         return cls(manifest, chunks, documents, vectors, keyword, sentences, translator)
 
     def parts(self) -> dict[str, DocumentPart]:
-        """This index split back into per-document parts (no re-embedding), for incremental builds."""
-        all_vectors = self.vectors.reconstruct_n(0, self.vectors.ntotal) if self.chunks else np.zeros((0, 0))
+        """This index split back into per-document parts (no re-embedding), for incremental builds.
+
+        Their vectors stay in the store (fetched only if the next index does not reuse the store).
+        """
         parts: dict[str, DocumentPart] = {}
         first = 0
         while first < len(self.chunks):
@@ -160,7 +242,7 @@ class PassageIndex:
             parts[doc_id] = DocumentPart(
                 self.documents[doc_id],
                 self.chunks[first:last],
-                all_vectors[first:last],
+                StoredVectors(self.vectors.store, self.vectors.labels[first:last]),
                 SentenceTable(
                     self.sentences.chunk[rows] - first,
                     self.sentences.start[rows],
@@ -168,6 +250,8 @@ class PassageIndex:
                     self.sentences.vectors[rows],
                 ),
                 self.keyword.tokens[first:last],
+                self.vectors.labels[first:last],
+                self.vectors,
             )
             first = last
         return parts
@@ -186,27 +270,33 @@ class PassageIndex:
             )
 
     def dense_search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk rows) of the k nearest chunks per query; rows are -1 where fewer were found."""
         k = min(k, len(self.chunks))
-        scores, ids = self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
-        return scores, ids
+        if k < 1:
+            empty = np.zeros((len(query_vectors), 0))
+            return empty.astype(np.float32), empty.astype(np.int64)
+        return self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+
+    @property
+    def vector_store(self) -> VectorStore:
+        return self.vectors.store
 
     # ---- persistence -------------------------------------------------------------
 
     def save(self, directory: Path) -> Path:
         """Write a new version folder, then atomically point CURRENT at it."""
-        import faiss
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         version = f"v{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         staging = directory / f".{version}.partial"
         staging.mkdir()
+        self.manifest["vector_index"] = self.vectors.store.save(staging)
+        np.save(staging / "vector_labels.npy", self.vectors.labels)
         _write_json(staging / "manifest.json", self.manifest)
         with open(staging / "chunks.jsonl", "w", encoding="utf-8") as out:
             for chunk in self.chunks:
                 out.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
         _write_json(staging / "documents.json", [document_to_dict(d) for d in self.documents.values()])
-        faiss.write_index(self.vectors, str(staging / "vectors.faiss"))
         self.keyword.save(staging / "keyword")
         self.sentences.save(staging / "sentences.npz")
         _write_json(staging / "translation.json", self.translator.to_dict())
@@ -216,12 +306,11 @@ class PassageIndex:
         pointer.write_text(version + "\n", encoding="utf-8")
         os.replace(pointer, directory / CURRENT)
         _prune_versions(directory, keep=version)
+        self.vectors.store.published()
         return directory / version
 
     @classmethod
     def load(cls, directory: Path, model: ModelInfo | None = None) -> PassageIndex:
-        import faiss
-
         version_dir = live_version(directory)
         manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -238,7 +327,7 @@ class PassageIndex:
             manifest,
             chunks,
             {doc.doc_id: doc for doc in documents},
-            faiss.read_index(str(version_dir / "vectors.faiss")),
+            _load_vectors(version_dir, manifest, len(chunks)),
             KeywordIndex.load(version_dir / "keyword"),
             SentenceTable.load(version_dir / "sentences.npz"),
             QueryTranslator.from_dict(json.loads((version_dir / "translation.json").read_text(encoding="utf-8"))),
@@ -246,6 +335,59 @@ class PassageIndex:
         if model is not None:
             index.check_model(model)
         return index
+
+
+def _load_vectors(version_dir: Path, manifest: dict, rows: int) -> RowVectors:
+    description = manifest.get("vector_index")
+    store = load_store(version_dir, description if isinstance(description, dict) else None)
+    labels_file = version_dir / "vector_labels.npy"
+    labels = np.load(labels_file) if labels_file.exists() else np.arange(rows, dtype=np.int64)
+    return RowVectors(store, labels)
+
+
+def _reusable_store(parts: list[DocumentPart], uri: str | None) -> RowVectors | None:
+    """The one existing store all reused parts come from, when it is of the kind asked for."""
+    from index import settings
+
+    sources = {id(part.source): part.source for part in parts if part.source is not None}
+    if len(sources) != 1:
+        return None
+    source = next(iter(sources.values()))
+    wanted = settings.vector_store_uri(uri)
+    store = source.store
+    if is_milvus(wanted):
+        from index.vector_store import parse_milvus_uri
+
+        same = isinstance(store, MilvusStore) and parse_milvus_uri(wanted)[0] == store.address
+        return source if same else None
+    policy = wanted.partition(":")[2] or "auto"
+    return source if isinstance(store, FaissStore) and store.policy == policy else None
+
+
+def _assemble_vectors(parts: list[DocumentPart], dimension: int, uri: str | None) -> RowVectors:
+    source = _reusable_store(parts, uri)
+    if source is None:  # a new store, filled from every part
+        store = create_store(uri, dimension)
+        labels = np.arange(sum(len(part.chunks) for part in parts), dtype=np.int64)
+        if len(labels):
+            store.add(labels, np.concatenate([np.asarray(part.vectors, dtype=np.float32) for part in parts]))
+        return RowVectors(store, labels)
+    store = source.store
+    kept = [part.labels for part in parts if part.source is source]
+    kept_labels = np.concatenate(kept) if kept else np.zeros(0, np.int64)
+    store.remove(np.setdiff1d(source.labels, kept_labels))
+    next_label = source.next_label()
+    labels = []
+    for part in parts:
+        if part.source is source:
+            labels.append(np.asarray(part.labels, dtype=np.int64))
+            continue
+        new = np.arange(next_label, next_label + len(part.chunks), dtype=np.int64)
+        next_label += len(new)
+        if len(new):
+            store.add(new, np.asarray(part.vectors, dtype=np.float32))
+        labels.append(new)
+    return RowVectors(store, np.concatenate(labels) if labels else np.zeros(0, np.int64))
 
 
 def live_version(directory: Path) -> Path:

@@ -17,6 +17,13 @@ DEFAULT_MODEL = "multilingual-e5-small"
 ENV_INDEX = "CITELENS_INDEX"
 ENV_MODEL = "CITELENS_MODEL"
 ENV_CACHE = "CITELENS_CACHE"
+ENV_BACKEND = "CITELENS_BACKEND"
+ENV_VECTOR_STORE = "CITELENS_VECTOR_STORE"
+
+# Encoder backends (see index/encoder.py); the default is the one that measured fastest at equal
+# retrieval quality on these CPUs (bench/README.md): int8 passages, full-precision questions.
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+DEFAULT_BACKEND = "onnx-int8"
 
 
 def index_dir(explicit: str | Path | None = None) -> Path:
@@ -28,6 +35,22 @@ def index_dir(explicit: str | Path | None = None) -> Path:
 def model_name(explicit: str | None = None) -> str:
     """``--model`` flag, else $CITELENS_MODEL, else the bundled multilingual-e5-small."""
     return explicit or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+
+
+def backend_name(explicit: str | None = None) -> str:
+    """``--backend`` flag, else $CITELENS_BACKEND, else the measured default."""
+    value = (explicit or os.environ.get(ENV_BACKEND) or DEFAULT_BACKEND).strip().lower()
+    if value not in BACKENDS:
+        raise ValueError(f"Unknown encoder backend '{value}'; choose one of: {', '.join(BACKENDS)}.")
+    return value
+
+
+def vector_store_uri(explicit: str | None = None) -> str:
+    """``--vector-store`` flag, else $CITELENS_VECTOR_STORE, else ``faiss`` (embedded, saved with the index).
+
+    ``milvus:PATH.db`` or a ``.db`` path is a local milvus-lite file; ``http(s)://host:19530`` a Milvus server.
+    """
+    return (explicit or os.environ.get(ENV_VECTOR_STORE) or "faiss").strip()
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,66 @@
+"""Encoder backends: the ONNX Runtime (and OpenVINO, when installed) exports agree with torch fp32."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index import settings
+from index.encoder import Encoder, export_file, prepare_backend
+from tests.test_model import SAMPLE_TEXTS
+
+
+@pytest.fixture(scope="module")
+def torch_vectors():
+    encoder = Encoder(backend="torch")
+    return encoder.encode_passages(SAMPLE_TEXTS), encoder.encode_queries(SAMPLE_TEXTS[:5])
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino", "openvino-int8"])
+def test_backend_embeddings_agree_with_torch_fp32(backend, torch_vectors):
+    if backend.startswith("openvino"):
+        pytest.importorskip("openvino")
+        pytest.importorskip("nncf")
+    encoder = Encoder(backend=backend, query_backend=backend)
+    passages, queries = torch_vectors
+    ours_passages = encoder.encode_passages(SAMPLE_TEXTS)
+    ours_queries = encoder.encode_queries(SAMPLE_TEXTS[:5])
+    assert ours_passages.shape == passages.shape and ours_passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours_passages, axis=1), 1.0, atol=1e-5)
+    assert cosines(ours_passages, passages).min() >= 0.99
+    assert cosines(ours_queries, queries).min() >= 0.99
+    # the batch contract: order kept, whatever the batching (dynamic int8 scales activations per batch)
+    one_by_one = np.stack([encoder.encode_passages([text])[0] for text in SAMPLE_TEXTS[:4]])
+    assert cosines(one_by_one, ours_passages[:4]).min() >= (0.99 if backend.endswith("int8") else 0.9999)
+
+
+def test_quantized_passages_use_full_precision_questions(torch_vectors):
+    encoder = Encoder(backend="onnx-int8")
+    assert (encoder.backend, encoder.query_backend) == ("onnx-int8", "onnx")
+    assert encoder.info.passage_backend == "onnx-int8"
+    assert encoder.info.to_dict()["passage_backend"] == "onnx-int8"
+    _, queries = torch_vectors
+    assert cosines(encoder.encode_queries(SAMPLE_TEXTS[:5]), queries).min() >= 0.9999
+    assert "_runtimes" in vars(encoder) and set(encoder._runtimes) == {"onnx"}  # passage runtime not loaded
+
+
+def test_backend_setting_flag_env_default(monkeypatch):
+    monkeypatch.delenv(settings.ENV_BACKEND, raising=False)
+    assert settings.backend_name() == settings.DEFAULT_BACKEND
+    monkeypatch.setenv(settings.ENV_BACKEND, "ONNX")
+    assert settings.backend_name() == "onnx"
+    assert settings.backend_name("torch") == "torch"
+    with pytest.raises(ValueError, match="Unknown encoder backend"):
+        settings.backend_name("tensorrt")
+
+
+def test_exports_live_beside_the_converted_model_and_are_made_once():
+    made = prepare_backend("onnx-int8")
+    assert export_file("onnx-int8", made[0].parent.parent) in made
+    assert all(path.exists() and path.is_relative_to(settings.cache_dir().resolve()) for path in made)
+    stamps = [path.stat().st_mtime_ns for path in made]
+    assert [path.stat().st_mtime_ns for path in prepare_backend("onnx-int8")] == stamps

@@ -1,0 +1,126 @@
+"""Vector stores: FAISS exact and HNSW (recall against exact search), and Milvus on milvus-lite (real, not mocked)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.vector_store import FaissStore, MilvusStore, create_store, is_milvus, load_store, parse_milvus_uri
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered(n: int, dim: int = 48, clusters: int = 40, seed: int = 0) -> np.ndarray:
+    """Unit vectors in clusters, like text embeddings (which are neither uniform nor isolated points);
+    the clusters are the same for every seed, the points differ."""
+    centers = np.random.default_rng(1234).standard_normal((clusters, dim))
+    rng = np.random.default_rng(seed)
+    return unit(centers[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)))
+
+
+def recall_at_10(store, queries: np.ndarray, vectors: np.ndarray) -> float:
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    _, found = store.search(queries, 10)
+    return float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)]))
+
+
+def test_flat_store_add_search_get_remove_and_round_trip(tmp_path):
+    vectors = clustered(500)
+    store = FaissStore(vectors.shape[1], "flat")
+    store.add(np.arange(1000, 1500), vectors)
+    assert store.count() == 500 and store.kind == "flat"
+    scores, labels = store.search(vectors[:3], 5)
+    assert labels[:, 0].tolist() == [1000, 1001, 1002]
+    assert np.allclose(scores[:, 0], 1.0, atol=1e-5)
+    assert np.allclose(store.get(np.array([1499, 1000])), vectors[[499, 0]])
+    store.remove(np.array([1000, 1001]))
+    assert store.count() == 498
+    _, labels = store.search(vectors[:2], 5)
+    assert 1000 not in labels and 1001 not in labels
+    description = store.save(tmp_path)
+    loaded = load_store(tmp_path, description)
+    assert loaded.count() == 498 and loaded.search(vectors[2:3], 1)[1][0, 0] == 1002
+
+
+def test_hnsw_recall_against_exact_search_on_a_small_set():
+    vectors = clustered(6000)
+    queries = clustered(200, seed=1)
+    store = FaissStore(vectors.shape[1], "hnsw")
+    store.add(np.arange(len(vectors)), vectors)
+    assert store.kind == "hnsw"
+    assert recall_at_10(store, queries, vectors) >= 0.98
+
+
+def test_auto_store_switches_to_hnsw_above_the_threshold_and_keeps_labels():
+    vectors = clustered(300)
+    store = FaissStore(vectors.shape[1], "auto", exact_below=200)
+    store.add(np.arange(150), vectors[:150])
+    assert store.kind == "flat"
+    store.add(np.arange(150, 300), vectors[150:])
+    assert store.kind == "hnsw" and store.count() == 300
+    _, labels = store.search(vectors[[7, 250]], 1)
+    assert labels[:, 0].tolist() == [7, 250]
+    assert np.allclose(store.get(np.array([7])), vectors[7], atol=1e-3)  # float16 storage
+
+
+def test_hnsw_removal_hides_labels_then_rebuilds(tmp_path):
+    vectors = clustered(1000)
+    store = FaissStore(vectors.shape[1], "hnsw")
+    store.add(np.arange(1000), vectors)
+    store.remove(np.arange(0, 50))
+    assert store.count() == 950 and len(store.deleted) == 50
+    _, labels = store.search(vectors[:50], 10)
+    assert not set(labels.ravel().tolist()) & set(range(50))
+    loaded = load_store(tmp_path, store.save(tmp_path))
+    assert loaded.count() == 950
+    assert not set(loaded.search(vectors[:50], 10)[1].ravel().tolist()) & set(range(50))
+    store.remove(np.arange(50, 400))  # past the deleted share: rebuilt without them
+    assert store.deleted == set() and store.count() == 600
+    store.add(np.arange(0, 10), vectors[:10])  # labels can come back
+    assert store.search(vectors[3:4], 1)[1][0, 0] == 3
+
+
+def test_store_uris():
+    assert is_milvus("milvus:./data/index/milvus.db") and is_milvus("x.db") and is_milvus("http://h:19530")
+    assert not is_milvus("faiss") and not is_milvus("faiss:hnsw")
+    address, options = parse_milvus_uri("milvus://db.example:19530?collection=docs")
+    assert address == "http://db.example:19530" and options == {"collection": "docs"}
+    assert parse_milvus_uri("milvus:rel/m.db")[0].endswith("/rel/m.db")
+    assert isinstance(create_store("faiss:flat", 8), FaissStore)
+    with pytest.raises(ValueError, match="Unknown vector store"):
+        create_store("redis://x", 8)
+
+
+@pytest.fixture
+def milvus_lite(tmp_path):
+    try:
+        import milvus_lite  # noqa: F401
+        import pymilvus  # noqa: F401
+    except ImportError as error:  # fail, do not skip: the Milvus path must be tested
+        pytest.fail(f"milvus-lite is not installed ({error}); pip install pymilvus milvus-lite (requirements.txt)")
+    return f"milvus:{tmp_path / 'store.db'}"
+
+
+def test_milvus_lite_round_trip(milvus_lite, tmp_path):
+    vectors = clustered(300, dim=32)
+    store = create_store(milvus_lite, 32)
+    assert isinstance(store, MilvusStore) and store.local
+    store.add(np.arange(10, 310), vectors)
+    assert store.count() == 300
+    scores, labels = store.search(vectors[:3], 5)
+    assert labels[:, 0].tolist() == [10, 11, 12] and np.allclose(scores[:, 0], 1.0, atol=1e-4)
+    assert np.allclose(store.get(np.array([309, 10])), vectors[[299, 0]], atol=1e-6)
+    store.remove(np.array([10, 11]))
+    assert store.count() == 298
+    assert not {10, 11} & set(store.search(vectors[:2], 5)[1].ravel().tolist())
+    description = store.save(tmp_path)
+    store.close()
+    loaded = load_store(tmp_path, description)
+    assert loaded.dimension == 32 and loaded.count() == 298
+    assert loaded.search(vectors[5:6], 1)[1][0, 0] == 15
+    _, found = loaded.search(vectors[100:150], 10)
+    exact = np.argsort(-(vectors[100:150] @ vectors[2:].T), axis=1)[:, :10] + 12
+    assert np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)]) >= 0.98
+    loaded.close()
