@@ -22,9 +22,6 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino", "openvino-int8"])
 def test_backend_embeddings_agree_with_torch_fp32(backend, torch_vectors):
-    if backend.startswith("openvino"):
-        pytest.importorskip("openvino")
-        pytest.importorskip("nncf")
     encoder = Encoder(backend=backend, query_backend=backend)
     passages, queries = torch_vectors
     ours_passages = encoder.encode_passages(SAMPLE_TEXTS)
