@@ -65,6 +65,9 @@ class SearchConfig:
     sentence_weight: float = 1.0
     keyword_weight: float = 1.25
     duplicate_overlap: float = 0.5  # share of shingles two passages share to count as one
+    # Weight of question words when choosing the sentence to highlight (tuned on held-out questions:
+    # the highlight holds the evidence for .80 of English hits instead of .74; README).
+    highlight_term_bonus: float = 0.2
 
 
 CONFIGS = {
@@ -229,7 +232,7 @@ class Searcher:
         if documents is not None:
             allowed = set(documents)
             candidates = {i: c for i, c in candidates.items() if self.index.chunks[i].doc_id in allowed}
-        self.add_sentence_scores(candidates, query_vector, config.sentence)
+        self.add_sentence_scores(candidates, query_vector, config, term_groups)
         ranked = fuse(candidates, config)
         groups = collapse(ranked, self.chunk_texts, k, config)
         english = not CJK.search(text)
@@ -299,9 +302,12 @@ class Searcher:
             for i, vector in zip(missing, vectors, strict=True):
                 candidates[i].dense = float(vector @ query_vector)
 
-    def add_sentence_scores(self, candidates: dict[int, Candidate], query_vector: np.ndarray, enabled: bool):
+    def add_sentence_scores(
+        self, candidates: dict[int, Candidate], query_vector: np.ndarray, config: SearchConfig, groups: list[TermGroup]
+    ) -> None:
         """Score by the best sentence (headings included: a matching heading says the section fits), and
-        keep the best sentence that is not a heading as the one to highlight."""
+        keep the best sentence that is not a heading as the one to highlight — by cosine plus a bonus for
+        each question word (group) it contains, since cross-lingual cosine alone often picks a neighbour."""
         sentences = self.index.sentences
         for candidate in candidates.values():
             rows = sentences.rows_of(candidate.chunk)
@@ -311,9 +317,16 @@ class Searcher:
             doc_id = self.index.chunks[candidate.chunk].doc_id
             starts = sentences.start[rows]
             prose = [i for i in range(len(scores)) if (doc_id, int(starts[i])) not in self.headings]
-            highlight = max(prose, key=lambda i: scores[i]) if prose else int(np.argmax(scores))
+            bonus = dict.fromkeys(prose, 0.0)
+            if groups and config.highlight_term_bonus:
+                text, ends = self.index.documents[doc_id].text, sentences.end[rows]
+                for i in prose:
+                    sentence = text[int(starts[i]) : int(ends[i])].lower()
+                    found = sum(any(term in sentence for term in group.terms) for group in groups)
+                    bonus[i] = config.highlight_term_bonus * found / len(groups)
+            highlight = max(prose, key=lambda i: scores[i] + bonus[i]) if prose else int(np.argmax(scores))
             candidate.sentence_row = rows.start + highlight
-            candidate.sentence = float(scores.max()) if enabled else 0.0
+            candidate.sentence = float(scores.max()) if config.sentence else 0.0
 
     # ---- results --------------------------------------------------------------------
 
