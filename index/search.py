@@ -14,10 +14,11 @@ A question is answered in five steps:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from index.passage_index import PassageIndex
 from index.translate import TermGroup
 
 MAX_QUESTION_CHARS = 2000
+COPY_WINDOW = 3
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -80,13 +82,16 @@ CONFIGS = {
 DEFAULT_CONFIG = CONFIGS["full"]
 
 
-def to_simplified(text: str) -> str:
-    """Traditional → Simplified Chinese, so Traditional questions match the (Simplified) corpus."""
-    if not CJK.search(text):
-        return text
+@functools.cache
+def traditional_to_simplified():
     import opencc
 
-    return opencc.OpenCC("t2s").convert(text)
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese, so Traditional questions match the (Simplified) corpus."""
+    return traditional_to_simplified().convert(text) if CJK.search(text) else text
 
 
 def shingles(text: str, size: int = 4) -> set[str]:
@@ -112,6 +117,7 @@ class Candidate:
     keyword: float = 0.0
     coverage: float = 0.0
     fused: float = 0.0
+    sentence_scores: np.ndarray | None = None  # cosine of each of the chunk's sentences
 
 
 def fuse(candidates: dict[int, Candidate], config: SearchConfig) -> list[Candidate]:
@@ -127,24 +133,35 @@ def fuse(candidates: dict[int, Candidate], config: SearchConfig) -> list[Candida
     return sorted(candidates.values(), key=lambda c: (-c.fused, -c.dense))
 
 
-def collapse(ranked: list[Candidate], texts: list[str], k: int, config: SearchConfig) -> list[list[Candidate]]:
+def collapse(
+    ranked: list[Candidate], texts: Sequence[str], k: int, config: SearchConfig, shingles_of=None
+) -> list[list[Candidate]]:
     """The first k distinct passages, in order; a later near-copy of a kept passage (the same text in
-    another document) joins its group and becomes an "also in" citation."""
+    another document) joins its group and becomes an "also in" citation.
+
+    Copies of one text score alike and rank close together, so once k passages are kept only the next
+    COPY_WINDOW × k candidates are searched for copies (comparing every candidate cost ~25 ms a question).
+    """
     groups: list[list[Candidate]] = []
     kept: list[set[str]] = []
-    for candidate in ranked:
+    full_at = None
+    for position, candidate in enumerate(ranked):
+        if full_at is not None and position > full_at + COPY_WINDOW * k:
+            break
         if not config.collapse:
             groups.append([candidate])
             if len(groups) >= k:
                 break
             continue
-        own = shingles(texts[candidate.chunk])
+        own = shingles_of(candidate.chunk) if shingles_of else shingles(texts[candidate.chunk])
         match = next((g for g, other in enumerate(kept) if overlap(own, other) >= config.duplicate_overlap), None)
         if match is not None:
             groups[match].append(candidate)
         elif len(groups) < k:
             groups.append([candidate])
             kept.append(own)
+            if len(groups) == k:
+                full_at = position
     return groups[:k]
 
 
@@ -203,6 +220,8 @@ class Searcher:
         self.config = config
         self.calibration = load_calibration(encoder.name)
         self.chunk_texts = [chunk.text for chunk in index.chunks]
+        # Shingles of a chunk are computed once, when it is first a candidate.
+        self.chunk_shingles = functools.lru_cache(maxsize=100_000)(lambda i: shingles(self.chunk_texts[i]))
         self.headings = {
             (doc.doc_id, p.start) for doc in index.documents.values() for p in doc.paragraphs if p.is_heading
         }
@@ -232,10 +251,12 @@ class Searcher:
         if documents is not None:
             allowed = set(documents)
             candidates = {i: c for i, c in candidates.items() if self.index.chunks[i].doc_id in allowed}
-        self.add_sentence_scores(candidates, query_vector, config, term_groups)
+        self.add_sentence_scores(candidates, query_vector, config.sentence)
         ranked = fuse(candidates, config)
-        groups = collapse(ranked, self.chunk_texts, k, config)
+        groups = collapse(ranked, self.chunk_texts, k, config, self.chunk_shingles)
         english = not CJK.search(text)
+        for group in groups:
+            group[0].sentence_row = self.highlight_row(group[0], term_groups, config)
         hits = [self.make_hit(rank, group, english) for rank, group in enumerate(groups, 1)]
         relevance = max((h.relevance for h in hits if h.relevance is not None), default=None)
         answerable = bool(hits) and (relevance is None or relevance >= self.calibration.threshold)
@@ -302,31 +323,39 @@ class Searcher:
             for i, vector in zip(missing, vectors, strict=True):
                 candidates[i].dense = float(vector @ query_vector)
 
-    def add_sentence_scores(
-        self, candidates: dict[int, Candidate], query_vector: np.ndarray, config: SearchConfig, groups: list[TermGroup]
-    ) -> None:
-        """Score by the best sentence (headings included: a matching heading says the section fits), and
-        keep the best sentence that is not a heading as the one to highlight — by cosine plus a bonus for
-        each question word (group) it contains, since cross-lingual cosine alone often picks a neighbour."""
+    def add_sentence_scores(self, candidates: dict[int, Candidate], query_vector: np.ndarray, enabled: bool):
+        """Score each candidate by its best sentence (headings included: a matching heading says the
+        section fits), keeping every sentence's cosine for choosing the highlight later."""
         sentences = self.index.sentences
         for candidate in candidates.values():
             rows = sentences.rows_of(candidate.chunk)
-            if rows.stop <= rows.start:
+            if rows.stop > rows.start:
+                candidate.sentence_scores = sentences.vectors[rows].astype(np.float32) @ query_vector
+                candidate.sentence = float(candidate.sentence_scores.max()) if enabled else 0.0
+
+    def highlight_row(self, candidate: Candidate, groups: list[TermGroup], config: SearchConfig) -> int:
+        """The sentence to highlight: the best one that is not a heading, by cosine plus a bonus for each
+        question word (group) it contains, since cross-lingual cosine alone often picks a neighbour."""
+        scores = candidate.sentence_scores
+        if scores is None:
+            return -1
+        sentences = self.index.sentences
+        rows = sentences.rows_of(candidate.chunk)
+        doc_id = self.index.chunks[candidate.chunk].doc_id
+        text = self.index.documents[doc_id].text
+        best_row, best_value = rows.start + int(np.argmax(scores)), -math.inf
+        for i, row in enumerate(range(rows.start, rows.stop)):
+            start, end = int(sentences.start[row]), int(sentences.end[row])
+            if (doc_id, start) in self.headings:
                 continue
-            scores = sentences.vectors[rows].astype(np.float32) @ query_vector
-            doc_id = self.index.chunks[candidate.chunk].doc_id
-            starts = sentences.start[rows]
-            prose = [i for i in range(len(scores)) if (doc_id, int(starts[i])) not in self.headings]
-            bonus = dict.fromkeys(prose, 0.0)
+            value = float(scores[i])
             if groups and config.highlight_term_bonus:
-                text, ends = self.index.documents[doc_id].text, sentences.end[rows]
-                for i in prose:
-                    sentence = text[int(starts[i]) : int(ends[i])].lower()
-                    found = sum(any(term in sentence for term in group.terms) for group in groups)
-                    bonus[i] = config.highlight_term_bonus * found / len(groups)
-            highlight = max(prose, key=lambda i: scores[i] + bonus[i]) if prose else int(np.argmax(scores))
-            candidate.sentence_row = rows.start + highlight
-            candidate.sentence = float(scores.max()) if config.sentence else 0.0
+                sentence = text[start:end].lower()
+                found = sum(any(term in sentence for term in group.terms) for group in groups)
+                value += config.highlight_term_bonus * found / len(groups)
+            if value > best_value:
+                best_row, best_value = row, value
+        return best_row
 
     # ---- results --------------------------------------------------------------------
 
