@@ -107,9 +107,9 @@ def environment() -> dict:
 # ---- subprocess plumbing ---------------------------------------------------------------------------
 
 
-def run_stage(stage: str, out: Path, **args) -> dict:
+def run_stage(stage: str, folder: Path, **args) -> dict:
     """Run one stage in a fresh interpreter (its own peak RSS); its result comes back as JSON."""
-    result_file = out / "work" / f"{stage}-{args.get('tag', '')}.json"
+    result_file = folder / "stages" / f"{stage}-{args.get('tag', '')}.json"
     result_file.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "eval.bench", "--stage", stage, "--stage-args", json.dumps(args)]
     command += ["--stage-out", str(result_file)]
@@ -790,9 +790,9 @@ def run(args) -> int:
             tag="all",
             backends=backends,
             large_corpus=str(large),
-            large_sample=60 if quick else 400,
+            large_sample=60 if quick else 160,
             rounds=2,
-            bundled_limit=150 if quick else None,
+            bundled_limit=150 if quick else 600,
         )
     if "quality" not in skip:
         log("stage: retrieval quality per backend")
@@ -803,7 +803,9 @@ def run(args) -> int:
             variants = [v for v in variants if v.split("/")[0] in backends]
         variants = list(dict.fromkeys(variants))
         qa = [str(QA_FILES[0])] if quick else [str(p) for p in QA_FILES]
-        report["quality"] = run_stage("quality", out, tag="all", variants=variants, work=str(work), qa_files=qa)
+        report["quality"] = run_stage("quality", work, tag="all", variants=variants, work=str(work), qa_files=qa)
+    partial = out / "bench.partial.json"
+    partial.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     if "build" not in skip:
         log("stage: build and incremental updates")
         report["build"] = run_stage(
@@ -812,7 +814,7 @@ def run(args) -> int:
     if "sizes" not in skip:
         real_index = work / "build-index"
         if not (real_index / "CURRENT").exists():
-            run_stage("build", out, tag="b", corpus=str(build_corpus), work=str(work), spare_document=str(spare))
+            run_stage("build", work, tag="b", corpus=str(build_corpus), work=str(work), spare_document=str(spare))
         report["sizes"] = {}
         for size in sizes:
             files = {name: str(work / f"size-{size}-{name}") for name in ("index", "vectors", "queries", "exact")}
@@ -821,14 +823,14 @@ def run(args) -> int:
             files["exact"] += ".npy"
             log(f"stage: {size:,} passages — assemble")
             files["full_index"] = size <= args.full_index_limit
-            made = run_stage("make", out, tag=str(size), size=size, real_index=str(real_index), **files)
+            made = run_stage("make", work, tag=str(size), size=size, real_index=str(real_index), **files)
             entry = {"make": made}
             if "error" not in made:
                 log(f"stage: {size:,} passages — serve")
                 passes = 2 if size <= 100_000 else 1
-                entry["serve"] = run_stage("serve", out, tag=f"{size}", passes=passes, **files)
+                entry["serve"] = run_stage("serve", work, tag=f"{size}", passes=passes, **files)
                 log(f"stage: {size:,} passages — plain path")
-                entry["baseline"] = run_stage("serve", out, tag=f"{size}-base", passes=1, baseline=True, **files)
+                entry["baseline"] = run_stage("serve", work, tag=f"{size}-base", passes=1, baseline=True, **files)
             report["sizes"][str(size)] = entry
             shutil.rmtree(str(files["index"]), ignore_errors=True)
             for name in ("vectors", "queries", "exact"):

@@ -58,8 +58,11 @@ class SentenceTable:
     vectors: np.ndarray  # float16 (halves memory; scores are computed in float32)
 
     def rows_of(self, chunk_index: int) -> slice:
-        lo = int(np.searchsorted(self.chunk, chunk_index, side="left"))
-        hi = int(np.searchsorted(self.chunk, chunk_index, side="right"))
+        # The needle in the table's own dtype: a Python int makes numpy convert the whole int32 table to
+        # int64 on every call (0.28 ms instead of 0.005 ms at 580k sentences; ~200 calls a question).
+        needle = self.chunk.dtype.type(chunk_index)
+        lo = int(np.searchsorted(self.chunk, needle, side="left"))
+        hi = int(np.searchsorted(self.chunk, needle, side="right"))
         return slice(lo, hi)
 
     def save(self, path: Path) -> None:
