@@ -28,3 +28,11 @@ def count_tokens():
         return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
     return count
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The default model with the default backend, loaded once for the whole run."""
+    from index.encoder import Encoder
+
+    return Encoder()

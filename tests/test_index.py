@@ -12,18 +12,13 @@ from pathlib import Path
 import pytest
 
 from index.build import BuildSettings, EmptyCorpus, build_index
-from index.encoder import Encoder, ModelInfo
+from index.encoder import ModelInfo
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex, live_version
 from index.search import BadQuestion, Searcher
 from index.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES
 
 SMALL_CORPUS = FIXTURES / "corpus_small"
-
-
-@pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return Encoder()
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,11 @@ import pytest
 
 from eval.question_sets import BadQuestionSet, beir_file_name, read_beir
 from index.build import BuildSettings, build_index
-from index.encoder import Encoder
 from index.passage_index import PassageIndex
 from index.search import CONFIGS, Calibration, Candidate, SearchConfig, Searcher, collapse, fuse
 from index.settings import PROJECT_ROOT
 from index.translate import QueryTranslator
 from tests.conftest import FIXTURES
-
-
-@pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return Encoder()
 
 
 @pytest.fixture(scope="module")
