@@ -14,7 +14,9 @@ the output folder:
 
 Figures carry the machine's core count and a ratio to torch fp32 / exact search measured in the same
 run, so they mean something on a noisy machine. ``--quick`` is a run of a few minutes (sizes 1k and 20k,
-fewer texts, no 1M: its 1M fields are null).
+fewer texts, no quality stage unless ``--quality``, no 1M: its 1M fields are null). Sizes above
+``--full-index-limit`` (100k) are served as the vector store and question encoder alone: a whole index of
+1M passages does not fit this machine's memory (bench/README.md says where it goes).
 """
 
 from __future__ import annotations
@@ -713,7 +715,9 @@ def available_backends() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a run of a few minutes: fewer texts, sizes 1k and 20k")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default bench/ or bench/quick/)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default bench/, or bench-output/quick/ with --quick)"
+    )
     parser.add_argument("--sizes", help="comma-separated collection sizes (default 1000,100000,1000000)")
     parser.add_argument("--backends", help="comma-separated encoder backends (default: all installed)")
     parser.add_argument(
@@ -749,7 +753,7 @@ def run(args) -> int:
     from index.encoder import prepare_backend
 
     quick = args.quick
-    out = args.out or (ROOT / "bench" / ("quick" if quick else ""))
+    out = args.out or (ROOT / "bench-output" / "quick" if quick else ROOT / "bench")
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="citelens-bench-"))
     skip = set(filter(None, args.skip.split(",")))

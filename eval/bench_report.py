@@ -181,6 +181,16 @@ def write_report(report: dict, out: Path) -> None:
             "the plain path (torch fp32 questions, exact IndexFlatIP) runs in a third process.",
             "",
         ]
+        whole = [f"{int(size):,}" for size, e in sizes.items() if (e.get("make") or {}).get("vectors_only")]
+        if whole:
+            lines += [
+                f"At {', '.join(whole)} passages the serving process holds the vector store and the question "
+                "encoder only (no end-to-end figure): a whole index of that size does not fit this machine's "
+                "24 GiB (see the memory table: the whole index at 100k already takes ~4.2 GB).",
+                "",
+            ]
+        if report.get("sizes_note"):
+            lines += [report["sizes_note"], ""]
         rows = []
         for size, entry in sizes.items():
             make, serve, base = entry.get("make", {}), entry.get("serve", {}), entry.get("baseline", {})

@@ -26,8 +26,8 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 
 # Measured on the 2-core machine (one question, one thread): exact search costs 0.7 ms at 10k vectors,
-# 1.9 ms at 20k, 5.3 ms at 50k, 8.6 ms at 100k; HNSW costs 0.2-0.3 ms at any of these sizes but takes
-# ~0.5 ms per vector to build. Exact search is kept while it stays about 2 ms (bench/README.md).
+# 1.9 ms at 20k, 5.3 ms at 50k, 8.6 ms at 100k; HNSW (efSearch 512) 2-3.5 ms from 30k to 1M, but it takes
+# 0.7-1 ms per vector to build and cannot delete in place. Exact search is kept while it costs ~2 ms.
 EXACT_BELOW = 20_000
 # HNSW over unit vectors with the L2 metric (the same ranking as inner product, and a better graph: on
 # 100k synthetic passages with real questions, recall@10 .985 at efSearch 256 against .978 with the IP

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from index.build import BuildSettings, build_index
-from index.encoder import Encoder
 from index.passage_index import PassageIndex
 from index.search import Searcher
 from tests.conftest import FIXTURES
@@ -25,7 +24,7 @@ NEW_DOCUMENT = (
 class CountingEncoder:
     """The real encoder, counting the passages it embeds."""
 
-    def __init__(self, encoder: Encoder):
+    def __init__(self, encoder):
         self.encoder = encoder
         self.embedded: list[str] = []
 
@@ -35,11 +34,6 @@ class CountingEncoder:
     def encode_passages(self, texts, *args, **kwargs):
         self.embedded += list(texts)
         return self.encoder.encode_passages(texts, *args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return Encoder()
 
 
 def build(corpus, directory, counting: CountingEncoder):
