@@ -26,6 +26,8 @@ class BuildSettings:
     context: bool = False
     # Index title and section path words with each chunk's keywords.
     keyword_context: bool = True
+    # A section intro of at most this many tokens joins its first subsection's chunk (0: never; README).
+    intro_tokens: int = 120
 
     def to_dict(self) -> dict:
         return {"splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter", **asdict(self)}
@@ -71,7 +73,12 @@ def make_parts(
 ) -> list[DocumentPart]:
     """Chunk, embed (chunks and their sentences, one progress bar) and tokenize new documents."""
     chunked = [
-        (doc, chunk_document(doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens))
+        (
+            doc,
+            chunk_document(
+                doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens, settings.intro_tokens
+            ),
+        )
         for doc in documents
     ]
     texts: list[str] = []

@@ -2,7 +2,10 @@
 
 Splitting is langchain's RecursiveCharacterTextSplitter: paragraphs first, then sentences (the closing
 。！？； stays on its sentence, with any closing quote), then clauses, sized in the embedding model's tokens.
-Chunks never cross a section boundary; a heading is glued to the start of its section's first chunk.
+Chunks never cross a section boundary, with one exception: a section whose own text before its first
+subsection is short (a heading and an intro sentence or two) is glued to the start of that subsection's
+first chunk, as a bare heading is. Alone, such an intro makes a tiny chunk that names the section but
+none of its parts, which is what a question about the section's contents needs.
 """
 
 from __future__ import annotations
@@ -34,21 +37,42 @@ class _SectionBlock:
 
     section: tuple[str, ...]
     paragraphs: list[Paragraph]
+    glued: int = 0  # leading paragraphs of a short parent section, glued to the first chunk
 
     @property
     def only_headings(self) -> bool:
         return all(p.is_heading for p in self.paragraphs)
 
+    @property
+    def lead(self) -> int:
+        """How many leading paragraphs go in front of the first chunk: the glued ones, then headings."""
+        lead = self.glued
+        while lead < len(self.paragraphs) and self.paragraphs[lead].is_heading:
+            lead += 1
+        return lead
 
-def section_blocks(doc: Document) -> list[_SectionBlock]:
-    """Group paragraphs by section; a block of headings only (``一、`` right before ``（一）``) joins the next."""
+
+def _is_within(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
+    return len(inner) > len(outer) and inner[: len(outer)] == outer
+
+
+def section_blocks(
+    doc: Document, is_short: Callable[[_SectionBlock], bool] = lambda block: False
+) -> list[_SectionBlock]:
+    """Group paragraphs by section. A block of headings only (``一、`` right before ``（一）``) joins the
+    next block; so does a block that ``is_short`` when the next block is one of its subsections."""
     blocks: list[_SectionBlock] = []
     for paragraph in doc.paragraphs:
-        if blocks and blocks[-1].section == paragraph.section:
-            blocks[-1].paragraphs.append(paragraph)
-        elif blocks and blocks[-1].only_headings:
-            blocks[-1].paragraphs.append(paragraph)
-            blocks[-1].section = paragraph.section
+        last = blocks[-1] if blocks else None
+        if last and last.section == paragraph.section:
+            last.paragraphs.append(paragraph)
+        elif last and last.only_headings:
+            last.paragraphs.append(paragraph)
+            last.section = paragraph.section
+        elif last and _is_within(paragraph.section, last.section) and is_short(last):
+            last.glued = len(last.paragraphs)
+            last.paragraphs.append(paragraph)
+            last.section = paragraph.section
         else:
             blocks.append(_SectionBlock(paragraph.section, [paragraph]))
     return blocks
@@ -128,14 +152,14 @@ def _split_span(
 def _block_spans(
     doc: Document, block: _SectionBlock, count_tokens: Callable[[str], int], max_tokens: int, overlap_tokens: int
 ) -> list[tuple[int, int]]:
-    """Chunk spans of one section block, its leading headings glued to the first chunk.
+    """Chunk spans of one section block, its lead (headings, a short parent's text) glued to the first chunk.
 
     The splitter would flush a short heading as a chunk of its own whenever the paragraph after it is too
     long to join, so the body is split alone and the heading prepended; if that overflows, the body is
     split again with a budget smaller by the heading's size.
     """
     block_start, block_end = block.paragraphs[0].start, block.paragraphs[-1].end
-    heading_count = next((i for i, p in enumerate(block.paragraphs) if not p.is_heading), len(block.paragraphs))
+    heading_count = block.lead
     if heading_count in (0, len(block.paragraphs)):
         return _split_span(doc.text, block_start, block_end, count_tokens, max_tokens, overlap_tokens)
     body_start = block.paragraphs[heading_count].start
@@ -156,17 +180,32 @@ def chunk_document(
     count_tokens: Callable[[str], int],
     max_tokens: int = 256,
     overlap_tokens: int = 32,
+    intro_tokens: int = 0,
 ) -> list[Chunk]:
     """Chunks of at most ``max_tokens`` tokens (``overlap_tokens`` shared with the previous chunk of the
-    same section), each with ``doc.text[chunk.start:chunk.end] == chunk.text``."""
+    same section), each with ``doc.text[chunk.start:chunk.end] == chunk.text``.
+
+    A section whose text before its first subsection has at most ``intro_tokens`` tokens is glued to
+    that subsection's first chunk (0: never); the chunk's section path is then the parent's.
+    """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+
+    def is_short(block: _SectionBlock) -> bool:
+        text = doc.text[block.paragraphs[0].start : block.paragraphs[-1].end]
+        return count_tokens(text) <= intro_tokens
+
     paragraph_starts = [p.start for p in doc.paragraphs]
     chunks: list[Chunk] = []
-    for block in section_blocks(doc):
+    for block in section_blocks(doc, is_short if intro_tokens > 0 else lambda block: False):
         for start, end in _block_spans(doc, block, count_tokens, max_tokens, overlap_tokens):
-            first = doc.paragraphs[bisect.bisect_right(paragraph_starts, start) - 1]
-            last = doc.paragraphs[bisect.bisect_left(paragraph_starts, end) - 1]
+            covered = doc.paragraphs[
+                bisect.bisect_right(paragraph_starts, start) - 1 : bisect.bisect_left(paragraph_starts, end)
+            ]
+            first, last = covered[0], covered[-1]
+            # The section of the chunk's first text (not heading) paragraph: a short parent's intro
+            # glued in front of a subsection cites the parent.
+            body = next((p for p in covered if not p.is_heading), None)
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}#{len(chunks)}",
@@ -177,7 +216,7 @@ def chunk_document(
                     end=end,
                     paragraph_start=first.number,
                     paragraph_end=last.number,
-                    section=block.section,
+                    section=body.section if body and body.section else block.section,
                 )
             )
     return chunks

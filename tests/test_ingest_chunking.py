@@ -153,3 +153,21 @@ def test_chunks_round_trip_through_dicts(chunked):
 
 def test_corpus_path_is_the_bundled_one():
     assert sorted(p.name[:3] for p in Path(CORPUS).glob("*.txt")) == ["000", "001", "002", "003", "004"]
+
+
+def test_short_section_intro_joins_its_first_subsection(corpus, count_tokens):
+    whitepaper = next(doc for doc in corpus if doc.doc_id.startswith("001"))
+    part = ("三、构建网络空间命运共同体的中国贡献", "（四）促进全球普惠包容发展")
+    separate = chunk_document(whitepaper, count_tokens, 480, 64)
+    intro = next(c for c in separate if c.text.startswith("（四）促进全球普惠包容发展"))
+    assert intro.section == part and "1.积极开展网络扶贫国际合作" not in intro.text
+
+    joined = chunk_document(whitepaper, count_tokens, 480, 64, intro_tokens=120)
+    chunk = next(c for c in joined if c.text.startswith("（四）促进全球普惠包容发展"))
+    assert "中国坚持以人为本" in chunk.text and "1.积极开展网络扶贫国际合作" in chunk.text
+    assert chunk.section == part  # cited by where its text starts
+    assert whitepaper.text[chunk.start : chunk.end] == chunk.text
+    assert max(count_tokens(c.text) for c in joined) <= 480
+    # A long section text stays on its own: 一、's intro is over the limit.
+    long_intro = chunk_document(whitepaper, count_tokens, 480, 64, intro_tokens=10)
+    assert next(c for c in long_intro if c.text.startswith("（四）促进全球普惠包容发展")).text == intro.text

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from eval.question_sets import BadQuestionSet, beir_file_name, read_beir
 from index.build import BuildSettings, build_index
 from index.passage_index import PassageIndex
-from index.search import CONFIGS, Calibration, Candidate, SearchConfig, Searcher, collapse, fuse
+from index.search import CONFIGS, Calibration, Candidate, SearchConfig, Searcher, collapse, document_references, fuse
 from index.settings import PROJECT_ROOT
 from index.translate import QueryTranslator
 from tests.conftest import FIXTURES
@@ -146,3 +147,43 @@ def test_document_filter_and_highlight_skips_headings(searcher):
     headings = {p.start for p in searcher.index.documents["law.md"].paragraphs if p.is_heading}
     assert hits[0].sentence_start not in headings and "《全球数据安全倡议》" in hits[0].sentence
     assert searcher.search("粮食产量", k=3, documents={"nothing.txt"}) == []
+
+
+def test_document_references_are_kinds_and_years():
+    assert document_references("按白皮书的说法，2021年网上零售额是多少？") == ["白皮书", "2021"]
+    assert document_references("What does the 2019 Concept Paper say, and the commentaries?") == [
+        "概念文件",
+        "评论",
+        "2019",
+    ]
+    assert document_references("网速提升了120190倍") == []
+
+
+@pytest.fixture(scope="module")
+def reference_searcher(tmp_path_factory, encoder) -> Searcher:
+    directory = tmp_path_factory.mktemp("refs-index")
+    build_index(
+        FIXTURES / "corpus_refs", directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False
+    )
+    return Searcher(PassageIndex.load(directory), encoder)
+
+
+def test_document_kind_in_a_question_matches_titles_not_passage_text(reference_searcher):
+    searcher = reference_searcher
+    full = CONFIGS["full"]
+    # The news passage says 概念文件 four times; on the keyword side the word must not count there.
+    groups = searcher.keyword_groups("概念文件怎样阐述网络主权原则？", full)
+    assert not {term for group in groups for term in group.terms} & {"概念文件", "概念", "文件"}
+    assert {"网络", "主权", "原则"} <= {term for group in groups for term in group.terms}
+    plain_groups = searcher.keyword_groups("概念文件怎样阐述网络主权原则？", replace(full, document_references=False))
+    assert {"概念", "文件"} <= {term for group in plain_groups for term in group.terms}
+
+    chunks = searcher.index.chunks
+    for references, named in ((["概念文件"], "concept.md"), (["2019"], "concept.md"), (["2022"], "news.md")):
+        candidates = {i: Candidate(i) for i in range(len(chunks))}
+        searcher.add_document_scores(candidates, references)
+        boosted = {chunks[i].doc_id for i, c in candidates.items() if c.keyword > 0}
+        assert boosted == {named}, references
+    candidates = {i: Candidate(i) for i in range(len(chunks))}
+    searcher.add_document_scores(candidates, ["白皮书", "1999"])  # names no document here
+    assert all(c.keyword == 0 for c in candidates.values())
