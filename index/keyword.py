@@ -113,12 +113,34 @@ def keyword_tokens(text: str) -> list[str]:
 
 
 class KeywordIndex:
-    """BM25 over each passage's tokens; the tokens are kept so an incremental build reuses them."""
+    """BM25 over each passage's tokens; the tokens are kept so an incremental build reuses them.
 
-    def __init__(self, bm25, tokens: list[list[str]]):
+    A loaded index memory-maps bm25s's sparse matrix and reads the token lists only when an incremental
+    build asks for them (``tokens``): a searching process never needs them, and as Python strings they
+    are the largest part of a loaded index (~2 GB at 100k passages).
+    """
+
+    def __init__(self, bm25, tokens: list[list[str]] | None = None, tokens_file: Path | None = None):
         self.bm25 = bm25
-        self.tokens = tokens
+        self._tokens = tokens
+        self._tokens_file = tokens_file
         self.vocabulary = bm25.vocab_dict
+        # Postings are read straight from the matrix (``postings``); that equals bm25s's own scoring only
+        # for methods without a non-occurrence score (the default "lucene" has none).
+        self._sparse = getattr(bm25, "nonoccurrence_array", None) is None
+
+    @property
+    def tokens(self) -> list[list[str]]:
+        if self._tokens is None:
+            if self._tokens_file is None:
+                raise ValueError("this keyword index holds no token lists")
+            with open(self._tokens_file, encoding="utf-8") as lines:
+                self._tokens = [line[:-1].split(" ") if line != "\n" else [] for line in lines]
+        return self._tokens
+
+    @property
+    def passages(self) -> int:
+        return int(self.bm25.scores["num_docs"])
 
     @classmethod
     def from_tokens(cls, tokens: list[list[str]]) -> KeywordIndex:
@@ -139,6 +161,26 @@ class KeywordIndex:
             return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
+    def postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 scores) of the passages holding this token, rows ascending: the token's column of
+        the sparse matrix, so a question costs what its tokens occur in, not the collection's size.
+        The scores are exactly ``scores([token])`` at those rows (float32)."""
+        column = self.vocabulary.get(token)
+        if column is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if not self._sparse:  # fall back to bm25s's dense scoring
+            scores = self.scores([token])
+            rows = np.flatnonzero(scores)
+            return rows, scores[rows]
+        matrix = self.bm25.scores
+        start, end = int(matrix["indptr"][column]), int(matrix["indptr"][column + 1])
+        rows = np.asarray(matrix["indices"][start:end], dtype=np.int64)
+        values = np.asarray(matrix["data"][start:end], dtype=np.float32)
+        if len(rows) > 1 and not bool(np.all(rows[1:] > rows[:-1])):
+            order = np.argsort(rows, kind="stable")
+            rows, values = rows[order], values[order]
+        return rows, values
+
     def save(self, directory: Path) -> None:
         self.bm25.save(str(directory), show_progress=False)
         with open(Path(directory) / "tokens.txt", "w", encoding="utf-8") as out:
@@ -148,6 +190,6 @@ class KeywordIndex:
     def load(cls, directory: Path) -> KeywordIndex:
         import bm25s
 
-        bm25 = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0)
-        lines = (Path(directory) / "tokens.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        return cls(bm25, [line.split(" ") if line else [] for line in lines])
+        # Memory-mapped: a question reads only its tokens' columns.
+        bm25 = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0, mmap=True)
+        return cls(bm25, tokens_file=Path(directory) / "tokens.txt")

@@ -34,6 +34,30 @@ MAX_QUESTION_CHARS = 2000
 COPY_WINDOW = 3
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# A question may say which document to look in: by its kind ("按白皮书的说法", "the 2019 concept paper") or its
+# year. In passage text kind words mark passages *about* a document (news of its release) rather than ones
+# that answer from it, so they are matched against document titles only, and years also against dates.
+DOCUMENT_KINDS = ("概念文件", "评论文章", "白皮书", "新闻稿", "评论", "文章", "社论", "报告", "报道", "文件")
+DOCUMENT_KIND = re.compile("|".join(DOCUMENT_KINDS))
+ENGLISH_DOCUMENT_KINDS = (  # (pattern, plural included; the Chinese kind it names)
+    (r"white ?papers?", "白皮书"),
+    (r"concept papers?", "概念文件"),
+    (r"commentar(?:y|ies)", "评论"),
+    (r"editorials?", "社论"),
+    (r"articles?", "文章"),
+    (r"reports?", "报告"),
+)
+ENGLISH_DOCUMENT_KIND = [
+    (re.compile(rf"\b{pattern}\b", re.IGNORECASE), kind) for pattern, kind in ENGLISH_DOCUMENT_KINDS
+]
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def document_references(text: str) -> list[str]:
+    """The kinds of document (in Chinese) and the years a question names."""
+    kinds = DOCUMENT_KIND.findall(text)
+    kinds += [kind for pattern, kind in ENGLISH_DOCUMENT_KIND if pattern.search(text)]
+    return list(dict.fromkeys(kinds + YEAR.findall(text)))
 
 
 class BadQuestion(ValueError):
@@ -66,6 +90,8 @@ class SearchConfig:
     dense_weight: float = 0.5
     sentence_weight: float = 1.0
     keyword_weight: float = 1.25
+    # Kinds of document and years a question names match document titles and dates, not passage text.
+    document_references: bool = True
     duplicate_overlap: float = 0.5  # share of shingles two passages share to count as one
     # Weight of question words when choosing the sentence to highlight (tuned on held-out questions:
     # the highlight holds the evidence for .80 of English hits instead of .74; README).
@@ -99,7 +125,43 @@ def shingles(text: str, size: int = 4) -> set[str]:
     return {squeezed[i : i + size] for i in range(max(1, len(squeezed) - size + 1))}
 
 
-def overlap(a: set[str], b: set[str]) -> float:
+class Shingles:
+    """A passage's shingles (``shingles(text)``) as sorted integer keys: four 16-bit characters packed in
+    one uint64, so the keys are exactly the 4-grams, built and intersected in numpy (~3× faster than a set
+    of strings, and ~10× smaller to cache). Texts with characters beyond 16 bits, or shorter than a
+    shingle, keep the set of strings."""
+
+    __slots__ = ("keys", "strings", "text")
+
+    def __init__(self, text: str, size: int = 4):
+        self.text, self.strings = text, None
+        self.keys: np.ndarray | None = None
+        squeezed = "".join(text.split())
+        if size == 4 and len(squeezed) >= size:
+            codes = np.frombuffer(squeezed.encode("utf-32-le"), np.uint32)
+            if int(codes.max()) < 1 << 16:
+                c = codes.astype(np.uint64)
+                self.keys = np.unique((c[:-3] << 48) | (c[1:-2] << 32) | (c[2:-1] << 16) | c[3:])
+        if self.keys is None:
+            self.strings = shingles(text, size)
+
+    def __len__(self) -> int:
+        return len(self.keys) if self.keys is not None else len(self.strings)
+
+    def as_set(self) -> set[str]:
+        if self.strings is None:
+            self.strings = shingles(self.text)
+        return self.strings
+
+
+def overlap(a: set[str] | Shingles, b: set[str] | Shingles) -> float:
+    if isinstance(a, Shingles) and isinstance(b, Shingles):
+        if a.keys is not None and b.keys is not None:
+            small, large = (a.keys, b.keys) if len(a.keys) <= len(b.keys) else (b.keys, a.keys)
+            at = np.searchsorted(large, small)
+            at[at == len(large)] = 0
+            return int(np.count_nonzero(large[at] == small)) / max(1, len(small))
+        a, b = a.as_set(), b.as_set()
     return len(a & b) / max(1, min(len(a), len(b)))
 
 
@@ -212,6 +274,52 @@ def load_calibration(model_name: str, path: Path = CALIBRATION_FILE) -> Calibrat
     return Calibration(tuple(entry["coefficients"]), entry["intercept"], entry["threshold"])
 
 
+class ChunkTexts(Sequence[str]):
+    """``texts[i]`` is chunk i's text, read from the index when asked for (``collapse`` takes texts)."""
+
+    def __init__(self, chunks: Sequence):
+        self.chunks = chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [chunk.text for chunk in self.chunks[i]]
+        return self.chunks[i].text
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_tokens(term: str) -> list[str]:
+    return keyword_tokens(term)
+
+
+def _union_max(terms: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows holding any of the terms, and each row's best term score (a group counts by its best term)."""
+    if not terms:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if len(terms) == 1:
+        return terms[0]
+    rows = np.unique(np.concatenate([r for r, _ in terms]))
+    best = np.zeros(len(rows), np.float32)
+    for term_rows, values in terms:
+        at = np.searchsorted(rows, term_rows)
+        best[at] = np.maximum(best[at], values)
+    return rows, best
+
+
+def _top_rows(rows: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """The rows of the k best positive scores, best first; equal scores by row (rows are ascending), so
+    the choice at the cut is deterministic. A partition first: a common token can hold most passages."""
+    positive = scores > 0
+    rows, scores = rows[positive], scores[positive]
+    if len(scores) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th best score
+        keep = scores >= kth
+        rows, scores = rows[keep], scores[keep]
+    return rows[np.argsort(-scores, kind="stable")[:k]]
+
+
 class Searcher:
     def __init__(self, index: PassageIndex, encoder: Encoder, config: SearchConfig = DEFAULT_CONFIG):
         index.check_model(encoder.info)
@@ -219,12 +327,14 @@ class Searcher:
         self.encoder = encoder
         self.config = config
         self.calibration = load_calibration(encoder.name)
-        self.chunk_texts = [chunk.text for chunk in index.chunks]
-        # Shingles of a chunk are computed once, when it is first a candidate.
-        self.chunk_shingles = functools.lru_cache(maxsize=100_000)(lambda i: shingles(self.chunk_texts[i]))
-        self.headings = {
-            (doc.doc_id, p.start) for doc in index.documents.values() for p in doc.paragraphs if p.is_heading
-        }
+        # Chunk texts and documents stay in the index (read on demand from a loaded one): nothing here is
+        # proportional to the collection.
+        self.chunk_texts = ChunkTexts(index.chunks)
+        self._named: dict[str, dict[str, int]] = {}  # document reference -> documents it names
+        # Shingles of a chunk are computed once, when it is first a candidate (bounded: an unbounded cache
+        # grows with every distinct candidate a long-running process sees).
+        self.chunk_shingles = functools.lru_cache(maxsize=8192)(lambda i: Shingles(self.chunk_texts[i]))
+        self.heading_starts = functools.lru_cache(maxsize=1024)(self._heading_starts)
 
     def search(
         self, question: str, k: int = 10, config: SearchConfig | None = None, documents: Collection[str] | None = None
@@ -248,6 +358,8 @@ class Searcher:
         candidates = self.dense_candidates(query_vector, config)
         term_groups = self.keyword_groups(text, config)
         self.add_keyword_scores(candidates, term_groups, config, query_vector)
+        if config.keyword and config.document_references:
+            self.add_document_scores(candidates, document_references(text))
         if documents is not None:
             allowed = set(documents)
             candidates = {i: c for i, c in candidates.items() if self.index.chunks[i].doc_id in allowed}
@@ -270,7 +382,9 @@ class Searcher:
         return {int(i): Candidate(int(i), dense=float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
 
     def keyword_groups(self, text: str, config: SearchConfig) -> list[TermGroup]:
-        """Chinese words each form a group of one; English words bring their Chinese translations."""
+        """Chinese words each form a group of one; English words bring their Chinese translations.
+        Words naming a kind of document are left out (see ``document_references``)."""
+        text = DOCUMENT_KIND.sub(" ", text) if config.document_references else text
         groups = [TermGroup(token, (token,)) for token in keyword_tokens(text) if CJK.search(token)]
         if config.translate and LATIN_WORD.search(text):
             groups += self.index.translator.translate(text)
@@ -282,46 +396,92 @@ class Searcher:
         self, candidates: dict[int, Candidate], groups: list[TermGroup], config: SearchConfig, query_vector: np.ndarray
     ) -> None:
         """BM25 summed over groups (a group counts once, by its best term), and each candidate's coverage:
-        the IDF-weighted share of the question's groups it contains (a feature of answerability)."""
+        the IDF-weighted share of the question's groups it contains (a feature of answerability).
+
+        Sparse throughout: only the passages holding one of the question's tokens are touched (the tokens'
+        postings), never an array over the whole collection. Sums and maxima are taken in the same order
+        and dtypes as over dense arrays, so the scores are the same to the bit."""
         if not groups:
             return
-        keyword = self.index.keyword
         n = len(self.index.chunks)
-        token_scores: dict[str, np.ndarray] = {}
-
-        def term_scores(term: str) -> np.ndarray:
-            tokens = [term] if term in keyword.vocabulary else keyword_tokens(term)
-            total = np.zeros(n, np.float32)
-            for token in tokens:
-                if token not in token_scores:
-                    token_scores[token] = keyword.scores([token])
-                total += token_scores[token]
-            return total
-
-        total = np.zeros(n, np.float32)
-        coverage = np.zeros(n, np.float32)
-        weights = 0.0
+        postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        group_rows, group_best = [], []
         for group in groups:
-            best = np.max([term_scores(term) for term in group.terms], axis=0)
-            total += best
-            matched = best > 0
-            weight = math.log((n + 1) / (int(matched.sum()) + 1)) + 1.0  # words found nowhere weigh most
-            coverage += weight * matched
+            terms = [self.term_postings(term, postings) for term in group.terms]
+            rows, best = _union_max(terms)
+            group_rows.append(rows)
+            group_best.append(best)
+        hit_rows = np.unique(np.concatenate(group_rows)) if group_rows else np.zeros(0, np.int64)
+        total = np.zeros(len(hit_rows), np.float32)
+        weights, group_weights = 0.0, []
+        for rows, best in zip(group_rows, group_best, strict=True):
+            total[np.searchsorted(hit_rows, rows)] += best
+            weight = math.log((n + 1) / (int(np.count_nonzero(best > 0)) + 1)) + 1.0  # words found nowhere weigh most
+            group_weights.append(weight)
             weights += weight
-        coverage /= weights
         if config.keyword:
-            for i in np.argsort(-total)[: config.candidates]:
-                if total[i] <= 0:
-                    break
+            for i in _top_rows(hit_rows, total, config.candidates):
                 candidates.setdefault(int(i), Candidate(int(i), dense=math.nan))
-        for i, candidate in candidates.items():
-            candidate.keyword = float(total[i])
-            candidate.coverage = float(coverage[i])
+        rows = np.fromiter(candidates, np.int64, len(candidates))
+        coverage = np.zeros(len(rows), np.float32)
+        for group, best, weight in zip(group_rows, group_best, group_weights, strict=True):
+            matched = np.isin(rows, group[best > 0])
+            coverage += weight * matched
+        coverage /= weights
+        at = np.clip(np.searchsorted(hit_rows, rows), 0, max(0, len(hit_rows) - 1))
+        found = hit_rows[at] == rows if len(hit_rows) else np.zeros(len(rows), bool)
+        keyword = np.where(found, total[at] if len(hit_rows) else 0, 0).astype(np.float32)
+        for j, candidate in enumerate(candidates.values()):
+            candidate.keyword = float(keyword[j])
+            candidate.coverage = float(coverage[j])
         missing = [i for i, c in candidates.items() if math.isnan(c.dense)]
         if missing:
             vectors = self.index.vectors.reconstruct_batch(np.array(missing, dtype=np.int64))
             for i, vector in zip(missing, vectors, strict=True):
                 candidates[i].dense = float(vector @ query_vector)
+
+    def add_document_scores(self, candidates: dict[int, Candidate], references: list[str]) -> None:
+        """Each document reference (a kind of document or a year) adds, to the candidates from documents
+        whose title names it (or whose date is in that year), the BM25 weight of one occurrence: its
+        inverse document frequency over passages."""
+        chunks = self.index.chunks
+        for reference in references:
+            named = self.documents_named(reference)
+            if not named:
+                continue
+            passages = sum(named.values())
+            bonus = math.log(1 + (len(chunks) - passages + 0.5) / (passages + 0.5))
+            for i, candidate in candidates.items():
+                if chunks[i].doc_id in named:
+                    candidate.keyword += bonus
+
+    def documents_named(self, reference: str) -> dict[str, int]:
+        """Documents whose title contains ``reference`` or whose date starts with it -> their passages."""
+        if reference not in self._named:
+            counts = self.index.manifest.get("documents", {})
+            self._named[reference] = {
+                doc.doc_id: counts.get(doc.doc_id, {}).get("chunks", 1)
+                for doc in self.index.documents.values()
+                if reference in doc.title or (reference.isdigit() and (doc.date or "").startswith(reference))
+            }
+        return self._named[reference]
+
+    def term_postings(self, term: str, cache: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25) of one term: the term itself if the corpus has it as a token, else the sum over its
+        own tokens (a phrase from the dictionary), added in token order as a dense sum would be."""
+        keyword = self.index.keyword
+        tokens = [term] if term in keyword.vocabulary else _term_tokens(term)
+        for token in tokens:
+            if token not in cache:
+                cache[token] = keyword.postings(token)
+        lists = [cache[token] for token in tokens]
+        if len(lists) == 1:
+            return lists[0]
+        rows = np.unique(np.concatenate([r for r, _ in lists])) if lists else np.zeros(0, np.int64)
+        values = np.zeros(len(rows), np.float32)
+        for token_rows, token_values in lists:
+            values[np.searchsorted(rows, token_rows)] += token_values
+        return rows, values
 
     def add_sentence_scores(self, candidates: dict[int, Candidate], query_vector: np.ndarray, enabled: bool):
         """Score each candidate by its best sentence (headings included: a matching heading says the
@@ -341,21 +501,26 @@ class Searcher:
             return -1
         sentences = self.index.sentences
         rows = sentences.rows_of(candidate.chunk)
-        doc_id = self.index.chunks[candidate.chunk].doc_id
-        text = self.index.documents[doc_id].text
+        chunk = self.index.chunks[candidate.chunk]
+        headings = self.heading_starts(chunk.doc_id)
         best_row, best_value = rows.start + int(np.argmax(scores)), -math.inf
         for i, row in enumerate(range(rows.start, rows.stop)):
             start, end = int(sentences.start[row]), int(sentences.end[row])
-            if (doc_id, start) in self.headings:
+            if start in headings:
                 continue
             value = float(scores[i])
             if groups and config.highlight_term_bonus:
-                sentence = text[start:end].lower()
+                # The chunk's own text: it is exactly the document's text at its offsets.
+                sentence = chunk.text[start - chunk.start : end - chunk.start].lower()
                 found = sum(any(term in sentence for term in group.terms) for group in groups)
                 value += config.highlight_term_bonus * found / len(groups)
             if value > best_value:
                 best_row, best_value = row, value
         return best_row
+
+    def _heading_starts(self, doc_id: str) -> frozenset[int]:
+        """Where the document's headings start (sentences there are never highlighted)."""
+        return frozenset(p.start for p in self.index.documents[doc_id].paragraphs if p.is_heading)
 
     # ---- results --------------------------------------------------------------------
 
