@@ -1,8 +1,9 @@
 """Named search configurations, run over a question set side by side.
 
 A configuration is a search preset from ``index.search.CONFIGS``, optionally on an
-index built another way, written ``NAME[@MAX_TOKENS/OVERLAP][+context]``
-(``full@128/16``, ``dense+context``), or ``plain`` for the baseline recipe.
+index built another way, written ``NAME[@MAX_TOKENS/OVERLAP][+context][+nointro]``
+(``full@128/16``, ``dense+context``, ``full+nointro``: short section intros not joined to their first
+subsection), or ``plain`` for the baseline recipe.
 Indexes for other build settings are built once from the same corpus and cached.
 """
 
@@ -23,8 +24,10 @@ from index.encoder import Encoder
 from index.passage_index import PassageIndex, read_manifest
 from index.search import CONFIGS, SearchConfig, Searcher
 
-SPEC = re.compile(r"^(?P<name>[\w+.-]+?)(?:@(?P<size>\d+)/(?P<overlap>\d+))?(?P<context>\+context)?$")
-DEFAULT_CONFIGURATIONS = ("plain", "dense", "dense+sentence", "hybrid", "full")
+SPEC = re.compile(
+    r"^(?P<name>[\w+.-]+?)(?:@(?P<size>\d+)/(?P<overlap>\d+))?(?P<context>\+context)?(?P<nointro>\+nointro)?$"
+)
+DEFAULT_CONFIGURATIONS = ("plain", "dense", "dense+sentence", "hybrid", "hybrid+translate", "full")
 
 
 class UnknownConfiguration(ValueError):
@@ -45,15 +48,16 @@ def parse_configuration(spec: str, base: BuildSettings) -> Configuration:
     if not match or match["name"] not in CONFIGS:
         raise UnknownConfiguration(
             f"unknown configuration '{spec}'; known: plain, {', '.join(CONFIGS)} "
-            "(optionally @MAX_TOKENS/OVERLAP and +context)"
+            "(optionally @MAX_TOKENS/OVERLAP, +context and +nointro)"
         )
     build = None
-    if match["size"] or match["context"]:
+    if match["size"] or match["context"] or match["nointro"]:
         build = replace(
             base,
             max_tokens=int(match["size"] or base.max_tokens),
             overlap_tokens=int(match["overlap"] or base.overlap_tokens),
             context=bool(match["context"]) or base.context,
+            intro_tokens=0 if match["nointro"] else base.intro_tokens,
         )
     return Configuration(spec, CONFIGS[match["name"]], build)
 

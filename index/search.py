@@ -102,7 +102,8 @@ CONFIGS = {
     "dense": SearchConfig("dense", keyword=False, translate=False, sentence=False, collapse=False),
     "dense+collapse": SearchConfig("dense+collapse", keyword=False, translate=False, sentence=False),
     "dense+sentence": SearchConfig("dense+sentence", keyword=False, translate=False),
-    "hybrid": SearchConfig("hybrid", translate=False),
+    "hybrid": SearchConfig("hybrid", translate=False, document_references=False),
+    "hybrid+translate": SearchConfig("hybrid+translate", document_references=False),
     "full": SearchConfig("full"),
 }
 DEFAULT_CONFIG = CONFIGS["full"]
