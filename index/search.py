@@ -53,9 +53,26 @@ ENGLISH_DOCUMENT_KIND = [
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
+def document_kind_spans(text: str) -> list[tuple[int, int]]:
+    """Where the question names a kind of document, as whole words: 报告 in 工作报告, not in 报告会."""
+    import jieba
+
+    bounds, position = {0}, 0
+    for token in jieba.lcut(text):
+        position += len(token)
+        bounds.add(position)
+    return [m.span() for m in DOCUMENT_KIND.finditer(text) if m.start() in bounds and m.end() in bounds]
+
+
+def without_document_kinds(text: str) -> str:
+    for start, end in reversed(document_kind_spans(text)):
+        text = f"{text[:start]} {text[end:]}"
+    return text
+
+
 def document_references(text: str) -> list[str]:
     """The kinds of document (in Chinese) and the years a question names."""
-    kinds = DOCUMENT_KIND.findall(text)
+    kinds = [text[start:end] for start, end in document_kind_spans(text)]
     kinds += [kind for pattern, kind in ENGLISH_DOCUMENT_KIND if pattern.search(text)]
     return list(dict.fromkeys(kinds + YEAR.findall(text)))
 
@@ -385,7 +402,7 @@ class Searcher:
     def keyword_groups(self, text: str, config: SearchConfig) -> list[TermGroup]:
         """Chinese words each form a group of one; English words bring their Chinese translations.
         Words naming a kind of document are left out (see ``document_references``)."""
-        text = DOCUMENT_KIND.sub(" ", text) if config.document_references else text
+        text = without_document_kinds(text) if config.document_references else text
         groups = [TermGroup(token, (token,)) for token in keyword_tokens(text) if CJK.search(token)]
         if config.translate and LATIN_WORD.search(text):
             groups += self.index.translator.translate(text)

@@ -157,6 +157,7 @@ def test_document_references_are_kinds_and_years():
         "2019",
     ]
     assert document_references("网速提升了120190倍") == []
+    assert document_references("宣讲团报告会有多少人？工作报告指出什么？") == ["报告"]  # a whole word only
 
 
 @pytest.fixture(scope="module")
