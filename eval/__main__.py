@@ -1,9 +1,9 @@
 """CLI: ``python -m eval`` — compare search configurations on a question set.
 
-    python -m eval                                  # bundled dev set, default configurations
-    python -m eval --qa FILE.jsonl --config plain full full@128/16
-    python -m eval --beir DIR                       # a BEIR folder (corpus, queries, qrels)
-    python -m eval --calibrate --qa data/eval/heldout_qa.jsonl
+python -m eval                                  # bundled dev set, default configurations
+python -m eval --qa FILE.jsonl --config plain full full@128/16
+python -m eval --beir DIR                       # a BEIR folder (corpus, queries, qrels)
+python -m eval --calibrate --qa data/eval/heldout_qa.jsonl
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from eval.harness import METRICS, EvalResult
+from eval.harness import HIGHLIGHT, METRICS, EvalResult
 from eval.report import label, write_report
 from index import settings
 
@@ -125,13 +125,16 @@ def calibrate(searcher, questions) -> int:
 
 
 def format_table(results: list[EvalResult]) -> str:
-    header = ["configuration", "group", "n"] + [label(m) for m in METRICS]
+    header = ["configuration", "group", "n"] + [label(m) for m in METRICS] + [HIGHLIGHT]
     rows = [header]
     for group in ("all", "zh", "en"):
         for result in results:
             values = result.metrics.get(group)
             if values:
-                rows.append([result.name, group, str(int(values["questions"]))] + [f"{values[m]:.3f}" for m in METRICS])
+                cells = [f"{values[m]:.3f}" for m in METRICS] + [
+                    f"{values[HIGHLIGHT]:.3f}" if HIGHLIGHT in values else "-"
+                ]
+                rows.append([result.name, group, str(int(values["questions"])), *cells])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -12,10 +12,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from eval.question_sets import Question
+from eval.question_sets import Question, squeeze
 from index.hits import Hit
 
 METRICS = ("hit_rate@1", "hit_rate@3", "hit_rate@5", "hit_rate@10", "mrr@10", "ndcg@10")
+# Share of questions whose first relevant hit highlights a sentence of the evidence (a reader's check).
+HIGHLIGHT = "highlight"
 MISSING = "__evidence_in_no_passage__"
 
 SearchFunction = Callable[[str, int], list[Hit]]
@@ -92,6 +94,23 @@ def per_question_scores(qrels: dict, run: dict, metrics: Sequence[str] = METRICS
     return {metric: {qid: float(ranx_run.scores[metric][qid]) for qid in ids} for metric in metrics}
 
 
+def highlight_holds_evidence(question: Question, hit: Hit) -> bool:
+    """The hit's highlighted sentence is inside an evidence quote, or holds one."""
+    sentence = squeeze(hit.sentence)
+    quotes = [squeeze(quote) for quote in question.evidence]
+    return bool(sentence) and any(quote in sentence or sentence in quote for quote in quotes)
+
+
+def highlight_share(results: Sequence[QuestionResult]) -> float | None:
+    """Of the questions with a relevant hit (judged by evidence), the share whose first relevant hit's
+    highlight holds evidence; None when there are none."""
+    judged = [r for r in results if r.first_relevant and not r.question.judged_by_document]
+    if not judged:
+        return None
+    held = sum(highlight_holds_evidence(r.question, r.hits[r.first_relevant - 1]) for r in judged)
+    return held / len(judged)
+
+
 def run_from_results(results: Sequence[QuestionResult]) -> dict:
     """ranx ranks by score: use reciprocal rank so the Searcher's order is kept exactly.
     Passages are judged by passage id, BEIR-style questions by document (its first hit)."""
@@ -122,8 +141,11 @@ def evaluate_search(
         for key in (q.lang, f"type:{q.type}"):
             if key and key != "type:":
                 groups.setdefault(key, []).append(q.id)
-    metrics = {
-        group: score({i: qrels[i] for i in ids}, {i: run[i] for i in ids}) | {"questions": float(len(ids))}
-        for group, ids in groups.items()
-    }
+    by_id = {r.question.id: r for r in results}
+    metrics = {}
+    for group, ids in groups.items():
+        metrics[group] = score({i: qrels[i] for i in ids}, {i: run[i] for i in ids}) | {"questions": float(len(ids))}
+        share = highlight_share([by_id[i] for i in ids])
+        if share is not None:
+            metrics[group][HIGHLIGHT] = share
     return EvalResult(name, metrics, results, unreachable, per_question_scores(qrels, run))

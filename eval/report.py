@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.harness import METRICS, EvalResult
+from eval.harness import HIGHLIGHT, METRICS, EvalResult
 
 LABELS = {"hit_rate@1": "hit@1", "hit_rate@3": "hit@3", "hit_rate@5": "hit@5", "hit_rate@10": "hit@10"}
 TESTED = ("hit_rate@5", "mrr@10")
@@ -52,8 +52,8 @@ def markdown_table(results: list[EvalResult], tests: dict[str, dict[str, float]]
     for group in groups:
         n = int(results[0].metrics.get(group, {}).get("questions", 0))
         lines += [f"**{group}** ({n} questions)", ""]
-        lines.append("| configuration | " + " | ".join(label(m) for m in METRICS) + " |")
-        lines.append("|---" * (len(METRICS) + 1) + "|")
+        lines.append("| configuration | " + " | ".join(label(m) for m in METRICS) + f" | {HIGHLIGHT} |")
+        lines.append("|---" * (len(METRICS) + 2) + "|")
         for result in results:
             values = result.metrics.get(group)
             if not values:
@@ -65,6 +65,7 @@ def markdown_table(results: list[EvalResult], tests: dict[str, dict[str, float]]
                 if p is not None and p < SIGNIFICANT:
                     cell += "†"
                 cells.append(cell)
+            cells.append(f"{values[HIGHLIGHT]:.3f}" if HIGHLIGHT in values else "–")
             lines.append(f"| {result.name} | " + " | ".join(cells) + " |")
         lines.append("")
     if tests:
@@ -89,8 +90,7 @@ def failures(result: EvalResult, depth: int = FAILURE_DEPTH) -> list[dict]:
                 "evidence": list(r.question.evidence) or [d for d, _ in r.question.relevant_docs],
                 "first_relevant_rank": r.first_relevant,
                 "retrieved": [
-                    {"rank": h.rank, "doc": h.doc, "section": h.section_path, "text": h.text[:160]}
-                    for h in r.hits[:3]
+                    {"rank": h.rank, "doc": h.doc, "section": h.section_path, "text": h.text[:160]} for h in r.hits[:3]
                 ],
             }
         )

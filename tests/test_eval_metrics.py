@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from eval.harness import evaluate_search
+from eval.harness import evaluate_search, highlight_holds_evidence, highlight_share, run_questions
 from eval.question_sets import Question, read_gold_jsonl
 from index.hits import Hit
 
@@ -68,3 +68,38 @@ def test_bundled_gold_set_reads(tmp_path):
     bad.write_text('{"id": "x"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         read_gold_jsonl(bad)
+
+
+def test_highlight_holds_evidence_when_the_sentence_is_in_a_quote_or_holds_one():
+    text = "第一句无关。网民规模达10.51亿，互联网普及率74.4%。第三句。"
+    question = Question("q", "网民规模？", evidence=("网民规模达10.51亿",))
+    long_quote = Question("q", "网民规模？", evidence=("第一句无关。网民规模达10.51亿，互联网 普及率74.4%。",))
+
+    def hit(sentence: str) -> Hit:
+        at = 100 + text.index(sentence)  # document offsets: the passage starts at 100
+        return Hit(
+            1,
+            1.0,
+            "c",
+            "d",
+            "t",
+            (),
+            1,
+            1,
+            text,
+            100,
+            100 + len(text),
+            sentence_start=at,
+            sentence_end=at + len(sentence),
+        )
+
+    assert highlight_holds_evidence(question, hit("网民规模达10.51亿，互联网普及率74.4%。"))
+    assert not highlight_holds_evidence(question, hit("第一句无关。"))
+    assert highlight_holds_evidence(long_quote, hit("第一句无关。"))  # a sentence of a longer quote
+    assert not highlight_holds_evidence(long_quote, hit("第三句。"))
+
+    results = run_questions(
+        lambda q, k: [hit("第三句。"), hit("网民规模达10.51亿，互联网普及率74.4%。")], [question], 10
+    )
+    results[0].relevant_ranks = [1, 2]
+    assert highlight_share(results) == 0.0  # judged on the first relevant hit only
