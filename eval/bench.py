@@ -397,10 +397,11 @@ def stage_make(args: dict) -> dict:
         "files_mb": files,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-    try:
-        result["incremental"] = incremental_at_size(directory)
-    except Exception as error:  # a measurement, not the benchmark's reason to stop
-        result["incremental"] = {"error": repr(error)}
+    if args.get("incremental", True):  # off for extra sizes measured only for serving
+        try:
+            result["incremental"] = incremental_at_size(directory)
+        except Exception as error:  # a measurement, not the benchmark's reason to stop
+            result["incremental"] = {"error": repr(error)}
     save_exact(vectors, args)
     return result
 

@@ -149,7 +149,9 @@ class Shingles:
     of strings, and ~10× smaller to cache). Texts with characters beyond 16 bits, or shorter than a
     shingle, keep the set of strings."""
 
-    __slots__ = ("keys", "strings", "text")
+    __slots__ = ("keys", "sketch", "strings", "text")
+
+    SKETCH_BITS = 8192
 
     def __init__(self, text: str, size: int = 4):
         self.text, self.strings = text, None
@@ -160,7 +162,14 @@ class Shingles:
             if int(codes.max()) < 1 << 16:
                 c = codes.astype(np.uint64)
                 self.keys = np.unique((c[:-3] << 48) | (c[1:-2] << 32) | (c[2:-1] << 16) | c[3:])
-        if self.keys is None:
+        # The sketch: one bit per key, hashed into SKETCH_BITS. Two passages' shared shingles each set a
+        # shared bit, so the popcount of the AND is at least their intersection (``is_copy``).
+        self.sketch: np.ndarray | None = None
+        if self.keys is not None:
+            bits = np.zeros(self.SKETCH_BITS, bool)
+            bits[(self.keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - 13)] = True
+            self.sketch = np.packbits(bits).view(np.uint64)
+        else:
             self.strings = shingles(text, size)
 
     def __len__(self) -> int:
@@ -181,6 +190,17 @@ def overlap(a: set[str] | Shingles, b: set[str] | Shingles) -> float:
             return int(np.count_nonzero(large[at] == small)) / max(1, len(small))
         a, b = a.as_set(), b.as_set()
     return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def is_copy(a: set[str] | Shingles, b: set[str] | Shingles, threshold: float) -> bool:
+    """``overlap(a, b) >= threshold``, most pairs decided by the sketches alone: their shared bits bound
+    the shared shingles from above, so a bound under the threshold is a sure "no" (exact, not approximate;
+    the intersection is computed only when the bound allows a copy)."""
+    if isinstance(a, Shingles) and isinstance(b, Shingles) and a.sketch is not None and b.sketch is not None:
+        bound = int(np.bitwise_count(a.sketch & b.sketch).sum())
+        if bound / max(1, min(len(a), len(b))) < threshold:
+            return False
+    return overlap(a, b) >= threshold
 
 
 def ranks_of(scores: dict[int, float]) -> dict[int, int]:
@@ -234,7 +254,7 @@ def collapse(
                 break
             continue
         own = shingles_of(candidate.chunk) if shingles_of else shingles(texts[candidate.chunk])
-        match = next((g for g, other in enumerate(kept) if overlap(own, other) >= config.duplicate_overlap), None)
+        match = next((g for g, other in enumerate(kept) if is_copy(own, other, config.duplicate_overlap)), None)
         if match is not None:
             groups[match].append(candidate)
         elif len(groups) < k:
