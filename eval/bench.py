@@ -550,7 +550,7 @@ def stage_serve(args: dict) -> dict:
             found.append(rows[0])
     exact = np.load(Path(args["exact"]))
     recall = None if baseline else recall_of(found, exact)
-    sweep = [] if baseline else ef_sweep(index, query_vectors, exact)
+    sweep = [] if baseline else ann_sweep(index, query_vectors, exact)
     memory["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return {
         "path": "torch fp32 + exact IndexFlatIP" if baseline else f"{encoder.query_backend} questions + store",
@@ -560,7 +560,7 @@ def stage_serve(args: dict) -> dict:
         "search_alone": percentiles(search_alone),
         "recall_at_10": None if recall is None else round(recall, 4),
         "profile_ms_per_question": profile.summary(end_to_end),
-        "hnsw_sweep": sweep,
+        "ann_sweep": sweep,
         "memory": memory,
     }
 
@@ -569,21 +569,27 @@ def recall_of(rows: list[np.ndarray], exact: np.ndarray) -> float:
     return float(np.mean([len(set(f.tolist()) & set(e.tolist())) / 10 for f, e in zip(rows, exact, strict=True)]))
 
 
-def ef_sweep(index, query_vectors: np.ndarray, exact: np.ndarray) -> list[dict]:
-    """Recall@10 and latency of an HNSW store against efSearch."""
+# The one search parameter of each approximate store kind, and the values the sweep measures.
+SWEEPS = {"ivf": ("nprobe", (32, 64, 96, 128, 160, 192, 256)), "hnsw": ("ef_search", (64, 128, 256, 512, 1024))}
+
+
+def ann_sweep(index, query_vectors: np.ndarray, exact: np.ndarray) -> list[dict]:
+    """Recall@10 and latency of an approximate store against its search parameter (IVF nprobe, HNSW efSearch)."""
     store = index.vector_store
-    if getattr(store, "kind", "") != "hnsw":
+    if getattr(store, "kind", "") not in SWEEPS:
         return []
-    sweep, default_ef = [], store.ef_search
-    for ef in (64, 128, 256, 512, 1024):
-        store.ef_search = ef
+    parameter, values = SWEEPS[store.kind]
+    sweep, default = [], getattr(store, parameter)
+    for value in values:
+        setattr(store, parameter, value)
         latencies, rows = [], []
         for vector in query_vectors:
             started = time.perf_counter()
             rows.append(index.dense_search(vector[None, :], 10)[1][0])
             latencies.append(time.perf_counter() - started)
-        sweep.append({"ef_search": ef, "recall_at_10": round(recall_of(rows, exact), 4), **percentiles(latencies)})
-    store.ef_search = default_ef
+        recall = round(recall_of(rows, exact), 4)
+        sweep.append({"parameter": parameter, "value": value, "recall_at_10": recall, **percentiles(latencies)})
+    setattr(store, parameter, default)
     return sweep
 
 
@@ -610,7 +616,7 @@ def serve_vectors_only(args: dict, baseline: bool) -> dict:
     query_vectors = encoder.encode_queries(texts)
     memory["after_encoder_rss_mb"] = round(rss_mb(), 1)
 
-    class VectorsOnly:  # what ef_sweep and dense_search need of a PassageIndex
+    class VectorsOnly:  # what ann_sweep and dense_search need of a PassageIndex
         def __init__(self, store):
             self.vectors = RowVectors(store, np.arange(store.count(), dtype=np.int64))
             self.vector_store = store
@@ -628,7 +634,7 @@ def serve_vectors_only(args: dict, baseline: bool) -> dict:
         search_alone.append(time.perf_counter() - started)
     exact = np.load(Path(args["exact"]))
     recall = recall_of(found, exact)
-    sweep = [] if baseline else ef_sweep(index, query_vectors, exact)
+    sweep = [] if baseline else ann_sweep(index, query_vectors, exact)
     memory["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return {
         "path": "torch fp32 + exact IndexFlatIP" if baseline else f"{encoder.query_backend} questions + store",
@@ -638,7 +644,7 @@ def serve_vectors_only(args: dict, baseline: bool) -> dict:
         "end_to_end": None,
         "search_alone": percentiles(search_alone),
         "recall_at_10": None if baseline else round(recall, 4),
-        "hnsw_sweep": sweep,
+        "ann_sweep": sweep,
         "memory": memory,
     }
 

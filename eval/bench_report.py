@@ -28,6 +28,34 @@ def ratio(value, base) -> str:
     return f"{value / base:.2f}×"
 
 
+SWEPT = {"nprobe": "IVF: nprobe (lists read per question)", "ef_search": "HNSW: efSearch"}
+
+
+def sweep_tables(sizes: dict) -> list[str]:
+    """One table per tuned parameter: recall@10 against exact search and search-alone p50 at each value
+    (``hnsw_sweep`` entries of earlier runs hold ``ef_search`` only)."""
+    by_parameter: dict[str, dict[str, list[dict]]] = {}
+    for size, entry in sizes.items():
+        serve = entry.get("serve") or {}
+        for e in serve.get("ann_sweep") or serve.get("hnsw_sweep") or []:
+            parameter = e.get("parameter", "ef_search")
+            value = e.get("value", e.get("ef_search"))
+            by_parameter.setdefault(parameter, {}).setdefault(size, []).append(e | {"value": value})
+    lines: list[str] = []
+    for parameter, sweeps in by_parameter.items():
+        values = sorted({e["value"] for sweep in sweeps.values() for e in sweep})
+        lines += [
+            f"{SWEPT.get(parameter, parameter)}: recall@10 against exact search @ search-alone p50 (real questions):",
+            "",
+        ]
+        rows = []
+        for size, sweep in sweeps.items():
+            found = {e["value"]: f"{e['recall_at_10']:.4f} @ {e['p50_ms']:.2f} ms" for e in sweep}
+            rows.append([f"{int(size):,}"] + [found.get(value, "—") for value in values])
+        lines += table(["passages", *[f"{parameter} {value}" for value in values]], rows)
+    return lines
+
+
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -251,16 +279,7 @@ def write_report(report: dict, out: Path) -> None:
                 ]
             )
         lines += table(["passages", "start", "index loaded", "encoder loaded", "peak"], rows)
-        sweeps = {size: (e.get("serve") or {}).get("hnsw_sweep") for size, e in sizes.items()}
-        sweeps = {size: sweep for size, sweep in sweeps.items() if sweep}
-        if sweeps:
-            lines += ["HNSW: recall@10 against exact search and search-alone p50 by efSearch (real questions):", ""]
-            efs = [entry["ef_search"] for entry in next(iter(sweeps.values()))]
-            rows = [
-                [f"{int(size):,}"] + [f"{e['recall_at_10']:.4f} @ {e['p50_ms']:.2f} ms" for e in sweep]
-                for size, sweep in sweeps.items()
-            ]
-            lines += table(["passages", *[f"efSearch {ef}" for ef in efs]], rows)
+        lines += sweep_tables(sizes)
         updates = {size: e.get("make", {}).get("incremental") for size, e in sizes.items()}
         updates = {size: u for size, u in updates.items() if u and "remove" in u}
         if updates:

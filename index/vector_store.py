@@ -7,9 +7,10 @@ touches only that document's vectors (PassageIndex maps labels to chunk rows).
 Which store is chosen by one URI (``--vector-store`` / $CITELENS_VECTOR_STORE):
 
 - ``faiss`` (default): in process, saved with the index. Exact search (IndexFlatIP) below
-  ``EXACT_BELOW`` vectors, where it is fast enough; above it HNSW over float16 vectors, whose
-  ``ef_search`` was tuned for recall@10 ≥ .98 against exact search (see bench/README.md).
-  ``faiss:flat`` and ``faiss:hnsw`` force one kind.
+  ``EXACT_BELOW`` vectors, where it is fast enough; above it an inverted file (IVF) over float16
+  vectors, whose ``nprobe`` was tuned for recall@10 ≥ .98 against exact search at 1M (bench/README.md).
+  ``faiss:flat``, ``faiss:ivf`` and ``faiss:hnsw`` force one kind (HNSW: the previous default, kept for
+  indexes that were built with it).
 - ``milvus:PATH.db`` or ``PATH.db``: a local milvus-lite file (tests, single users).
 - ``http://host:19530`` (or ``https://…``, ``milvus://host:port``): a Milvus server or cluster; the
   collection is named by ``?collection=NAME`` (default ``citelens``), the token comes from $MILVUS_TOKEN.
@@ -25,10 +26,11 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-# Measured on the 2-core machine (one question, one thread): exact search costs 0.7 ms at 10k vectors,
-# 1.9 ms at 20k, 5.3 ms at 50k, 8.6 ms at 100k; HNSW (efSearch 512) 2-3.5 ms from 30k to 1M, but it takes
-# 0.7-1 ms per vector to build and cannot delete in place. Exact search is kept while it costs ~2 ms.
-EXACT_BELOW = 20_000
+# Measured on the 2-core machine (one question, one thread, real questions, load average 8.6-10.7):
+# exact search p50 0.26 ms at 5k vectors, 1.1 ms at 10k, 18 ms at 20k, 30 ms at 50k; IVF (nprobe 160)
+# 0.52, 0.90, 0.84, 1.19 ms at recall@10 1.0, 1.0, .993, .995, built in 1.3, 3.5, 15, 39 s. Exact search
+# (recall 1) is kept up to where the two cost the same.
+EXACT_BELOW = 10_000
 # HNSW over unit vectors with the L2 metric (the same ranking as inner product, and a better graph: on
 # 100k synthetic passages with real questions, recall@10 .985 at efSearch 256 against .978 with the IP
 # metric); efConstruction 200 and efSearch 512 reach recall@10 ≥ .99 at 100k in ~2 ms (bench/README.md).
@@ -36,6 +38,18 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 512
 REBUILD_DELETED_SHARE = 0.2  # HNSW cannot delete: removed labels are filtered out until this share
+# IVF (float16 codes, L2 metric over unit vectors, flat coarse quantizer): trains and fills 1M vectors in
+# minutes instead of HNSW's 11, removes in place, and 768 bytes a vector plus its label. nprobe is the
+# one search parameter, measured for recall@10 ≥ .98 at 1M passages (bench/README.md).
+IVF_NPROBE = 160
+IVF_RETRAIN_GROWTH = 4  # lists trained for n vectors are retrained (a rebuild) once the store holds 4·n
+IVF_TRAIN_PER_LIST = 40  # k-means sample: FAISS warns below 39 points a list
+
+
+def ivf_lists(count: int) -> int:
+    """The power of two nearest 4·√count (FAISS's guideline is 4–16·√n), with enough training points a list."""
+    lists = 2 ** round(np.log2(max(1.0, 4 * np.sqrt(max(count, 1)))))
+    return int(max(1, min(lists, count // IVF_TRAIN_PER_LIST)))
 
 
 class VectorStore:
@@ -87,7 +101,7 @@ def _i64(labels) -> np.ndarray:
 
 
 class FaissStore(VectorStore):
-    """Exact IndexFlatIP for small collections, HNSW (float16 storage) above ``exact_below``."""
+    """Exact IndexFlatIP for small collections, IVF (float16 codes) above ``exact_below``; HNSW on request."""
 
     def __init__(
         self,
@@ -98,15 +112,18 @@ class FaissStore(VectorStore):
         ef_construction: int = HNSW_EF_CONSTRUCTION,
         ef_search: int = HNSW_EF_SEARCH,
         storage: str = "fp16",
+        nprobe: int = IVF_NPROBE,
     ):
-        if kind not in ("auto", "flat", "hnsw"):
-            raise ValueError(f"unknown FAISS store kind '{kind}' (auto, flat or hnsw)")
+        if kind not in ("auto", "flat", "ivf", "hnsw"):
+            raise ValueError(f"unknown FAISS store kind '{kind}' (auto, flat, ivf or hnsw)")
         self.dimension = int(dimension)
         self.policy = kind
         self.exact_below = int(exact_below)
         self.m, self.ef_construction, self.ef_search, self.storage = m, ef_construction, ef_search, storage
+        self.nprobe = int(nprobe)
+        self.trained_for = 0  # IVF only: the collection size its lists were trained for
         self.deleted: set[int] = set()  # HNSW only: labels removed but still in the graph
-        self.kind = "hnsw" if kind == "hnsw" else "flat"
+        self.kind = kind if kind in ("ivf", "hnsw") else "flat"
         self.index = self._empty(self.kind)
 
     # the FAISS objects
@@ -116,6 +133,8 @@ class FaissStore(VectorStore):
 
         if kind == "flat":
             return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        if kind == "ivf":  # untrained until the first vectors arrive (the number of lists depends on them)
+            return None
         if self.storage == "fp16":
             inner = faiss.IndexHNSWSQ(self.dimension, faiss.ScalarQuantizer.QT_fp16, self.m, faiss.METRIC_L2)
         elif self.storage == "sq8":
@@ -126,6 +145,25 @@ class FaissStore(VectorStore):
         inner.hnsw.efSearch = self.ef_search
         return faiss.IndexIDMap2(inner)
 
+    def _ivf(self, vectors: np.ndarray):
+        """A trained, empty IVF for a collection like ``vectors``: labels are its own ids (no IDMap), and a
+        hash-table direct map gives ``get`` and in-place removal by label."""
+        import faiss
+
+        lists = ivf_lists(len(vectors))
+        quantizer = faiss.IndexFlatL2(self.dimension)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, self.dimension, lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_L2
+        )
+        sample = vectors
+        if len(vectors) > IVF_TRAIN_PER_LIST * lists:
+            rows = np.random.default_rng(0).choice(len(vectors), IVF_TRAIN_PER_LIST * lists, replace=False)
+            sample = vectors[np.sort(rows)]
+        index.train(sample)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        self.trained_for = len(vectors)
+        return index
+
     def _inner(self):
         import faiss
 
@@ -134,12 +172,24 @@ class FaissStore(VectorStore):
     def _labels(self) -> np.ndarray:
         import faiss
 
+        if self.kind == "ivf":
+            if self.index is None:
+                return np.zeros(0, np.int64)
+            invlists = self.index.invlists
+            return np.concatenate(
+                [np.zeros(0, np.int64)]
+                + [
+                    faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+                    for i in range(self.index.nlist)
+                    if invlists.list_size(i)
+                ]
+            )
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def _wanted_kind(self, total: int) -> str:
         if self.policy != "auto":
             return self.policy
-        return "hnsw" if total >= self.exact_below else "flat"
+        return "ivf" if total >= self.exact_below else "flat"
 
     def _rebuild(self, kind: str) -> None:
         """Rebuild as ``kind`` from the live vectors (drops HNSW's deleted labels)."""
@@ -150,6 +200,11 @@ class FaissStore(VectorStore):
 
     def _add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
         if len(labels) == 0:
+            return
+        if self.kind == "ivf":
+            if self.index is None:
+                self.index = self._ivf(vectors)
+            self.index.add_with_ids(vectors, labels)
             return
         inner = self._inner()
         if self.kind == "hnsw" and not inner.is_trained:  # the fp16/sq8 codecs take their ranges from data
@@ -164,8 +219,11 @@ class FaissStore(VectorStore):
             raise ValueError("labels and vectors differ in number")
         if self.deleted & set(labels.tolist()):  # re-added after removal: drop the old vector first
             self._rebuild(self.kind)
-        wanted = self._wanted_kind(self.count() + len(labels))
-        if wanted != self.kind:
+        total = self.count() + len(labels)
+        wanted = self._wanted_kind(total)
+        # IVF lists trained for a much smaller collection grow long (slow) and fit it less well: train again
+        retrain = wanted == "ivf" and self.kind == "ivf" and total > IVF_RETRAIN_GROWTH * max(1, self.trained_for)
+        if wanted != self.kind or retrain:
             old = self._labels()
             old_vectors = self.get(old) if len(old) else np.zeros((0, self.dimension), np.float32)
             self.kind, self.index, self.deleted = wanted, self._empty(wanted), set()
@@ -182,6 +240,10 @@ class FaissStore(VectorStore):
         if self.kind == "flat":
             self.index.remove_ids(faiss.IDSelectorBatch(labels))
             return
+        if self.kind == "ivf":
+            if self.index is not None:  # the hash-table direct map removes only through an IDSelectorArray
+                self.index.remove_ids(faiss.IDSelectorArray(len(labels), faiss.swig_ptr(labels)))
+            return
         present = set(self._labels().tolist())
         self.deleted |= {int(label) for label in labels if int(label) in present}
         if len(self.deleted) > REBUILD_DELETED_SHARE * max(1, self.index.ntotal):
@@ -195,7 +257,10 @@ class FaissStore(VectorStore):
         if self.count() == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         params = None
-        if self.kind == "hnsw":
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF()
+            params.nprobe = self.nprobe
+        elif self.kind == "hnsw":
             params = faiss.SearchParametersHNSW()
             params.efSearch = max(self.ef_search, k)
             if self.deleted:
@@ -214,20 +279,24 @@ class FaissStore(VectorStore):
         return np.asarray(self.index.reconstruct_batch(labels), dtype=np.float32).reshape(len(labels), self.dimension)
 
     def count(self) -> int:
-        return int(self.index.ntotal) - len(self.deleted)
+        return 0 if self.index is None else int(self.index.ntotal) - len(self.deleted)
 
     def describe(self) -> dict:
         description = {"store": "faiss", "kind": self.kind, "policy": self.policy, "exact_below": self.exact_below}
         if self.kind == "hnsw":
             description |= {"m": self.m, "ef_construction": self.ef_construction, "ef_search": self.ef_search}
             description |= {"storage": self.storage, "deleted": len(self.deleted)}
+        if self.kind == "ivf":
+            lists = self.index.nlist if self.index is not None else 0
+            description |= {"lists": lists, "nprobe": self.nprobe, "trained_for": self.trained_for, "storage": "fp16"}
         return description
 
     def save(self, directory: Path) -> dict:
         import faiss
 
         directory = Path(directory)
-        faiss.write_index(self.index, str(directory / "vectors.faiss"))
+        index = self.index if self.index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        faiss.write_index(index, str(directory / "vectors.faiss"))
         if self.deleted:
             np.save(directory / "vectors.deleted.npy", _i64(sorted(self.deleted)))
         return self.describe()
@@ -238,19 +307,25 @@ class FaissStore(VectorStore):
 
         directory = Path(directory)
         index = faiss.read_index(str(directory / "vectors.faiss"))
-        if not isinstance(index, faiss.IndexIDMap2):  # an index of format 2 (rows are labels)
+        kind = description.get("kind", "flat")
+        dimension = index.d
+        if kind == "ivf":  # an empty IVF store is saved as an empty flat index
+            index = index if isinstance(index, faiss.IndexIVF) else None
+        elif not isinstance(index, faiss.IndexIDMap2):  # an index of format 2 (rows are labels)
             index = faiss.IndexIDMap2(index) if index.ntotal == 0 else _wrap_rows(index)
         store = cls(
-            index.d,
+            dimension,
             description.get("policy", "auto"),
             description.get("exact_below", EXACT_BELOW),
             description.get("m", HNSW_M),
             description.get("ef_construction", HNSW_EF_CONSTRUCTION),
             description.get("ef_search", HNSW_EF_SEARCH),
             description.get("storage", "fp16"),
+            description.get("nprobe", IVF_NPROBE),
         )
+        store.kind = kind
         store.index = index
-        store.kind = description.get("kind", "flat")
+        store.trained_for = int(description.get("trained_for", 0))
         deleted = directory / "vectors.deleted.npy"
         store.deleted = set(np.load(deleted).tolist()) if deleted.exists() else set()
         if store.kind == "hnsw":

@@ -1,23 +1,31 @@
-"""Vector stores: FAISS exact and HNSW (recall against exact search), and Milvus on milvus-lite (real, not mocked)."""
+"""Vector stores: FAISS exact, IVF and HNSW (recall against exact search), and Milvus on milvus-lite (not mocked)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from index.vector_store import FaissStore, MilvusStore, create_store, is_milvus, load_store, parse_milvus_uri
+from index.vector_store import (
+    IVF_NPROBE,
+    FaissStore,
+    MilvusStore,
+    create_store,
+    is_milvus,
+    load_store,
+    parse_milvus_uri,
+)
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def clustered(n: int, dim: int = 48, clusters: int = 40, seed: int = 0) -> np.ndarray:
+def clustered(n: int, dim: int = 48, clusters: int = 40, seed: int = 0, spread: float = 0.6) -> np.ndarray:
     """Unit vectors in clusters, like text embeddings (which are neither uniform nor isolated points);
     the clusters are the same for every seed, the points differ."""
     centers = np.random.default_rng(1234).standard_normal((clusters, dim))
     rng = np.random.default_rng(seed)
-    return unit(centers[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)))
+    return unit(centers[rng.integers(0, clusters, n)] + spread * rng.standard_normal((n, dim)))
 
 
 def recall_at_10(store, queries: np.ndarray, vectors: np.ndarray) -> float:
@@ -53,16 +61,50 @@ def test_hnsw_recall_against_exact_search_on_a_small_set():
     assert recall_at_10(store, queries, vectors) >= 0.98
 
 
-def test_auto_store_switches_to_hnsw_above_the_threshold_and_keeps_labels():
-    vectors = clustered(300)
+def test_ivf_recall_against_exact_search_probing_a_fraction_of_the_lists():
+    # Loose clusters: with tight ones every list holds a whole cluster and a few lists find everything;
+    # these need a third of the lists, as real questions over 1M passages need 160 of 4,096 (bench/README.md).
+    vectors = clustered(20_000, clusters=400, spread=1.25)
+    queries = clustered(200, clusters=400, seed=1, spread=1.25)
+    store = FaissStore(vectors.shape[1], "ivf")
+    store.add(np.arange(len(vectors)), vectors)
+    lists = store.describe()["lists"]
+    assert store.kind == "ivf" and lists == 500 and lists // 3 >= IVF_NPROBE  # most lists are not read
+    assert recall_at_10(store, queries, vectors) >= 0.98
+    store.nprobe = 4  # the index is approximate indeed: a few lists miss neighbours
+    assert recall_at_10(store, queries, vectors) < 0.9
+
+
+def test_auto_store_switches_to_ivf_above_the_threshold_keeps_labels_and_retrains_when_grown():
+    vectors = clustered(2000)
     store = FaissStore(vectors.shape[1], "auto", exact_below=200)
     store.add(np.arange(150), vectors[:150])
     assert store.kind == "flat"
-    store.add(np.arange(150, 300), vectors[150:])
-    assert store.kind == "hnsw" and store.count() == 300
+    store.add(np.arange(150, 300), vectors[150:300])
+    assert store.kind == "ivf" and store.count() == 300 and store.trained_for == 300
     _, labels = store.search(vectors[[7, 250]], 1)
     assert labels[:, 0].tolist() == [7, 250]
-    assert np.allclose(store.get(np.array([7])), vectors[7], atol=1e-3)  # float16 storage
+    assert np.allclose(store.get(np.array([7, 250])), vectors[[7, 250]], atol=1e-3)  # float16 storage
+    store.add(np.arange(300, 2000), vectors[300:])  # past 4× the trained size: new lists for the new size
+    assert store.trained_for == 2000 and store.describe()["lists"] > 7 and store.count() == 2000
+    assert store.search(vectors[1500:1501], 1)[1][0, 0] == 1500
+
+
+def test_ivf_removes_in_place_and_round_trips(tmp_path):
+    vectors = clustered(3000)
+    store = FaissStore(vectors.shape[1], "ivf")
+    store.add(np.arange(100, 3100), vectors)
+    store.remove(np.arange(100, 150))
+    assert store.count() == 2950 and store.deleted == set()
+    assert not set(store.search(vectors[:50], 10)[1].ravel().tolist()) & set(range(100, 150))
+    loaded = load_store(tmp_path, store.save(tmp_path))
+    assert loaded.kind == "ivf" and loaded.count() == 2950 and loaded.nprobe == store.nprobe
+    assert sorted(loaded._labels().tolist()) == list(range(150, 3100))
+    assert not set(loaded.search(vectors[:50], 10)[1].ravel().tolist()) & set(range(100, 150))
+    loaded.add(np.arange(100, 110), vectors[:10])  # labels can come back
+    assert loaded.search(vectors[3:4], 1)[1][0, 0] == 103
+    empty = FaissStore(8, "ivf")
+    assert load_store(tmp_path / "x", empty.save((tmp_path / "x").mkdir() or tmp_path / "x")).count() == 0
 
 
 def test_hnsw_removal_hides_labels_then_rebuilds(tmp_path):
