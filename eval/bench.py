@@ -15,8 +15,11 @@ the output folder:
 Figures carry the machine's core count and a ratio to torch fp32 / exact search measured in the same
 run, so they mean something on a noisy machine. ``--quick`` is a run of a few minutes (sizes 1k and 20k,
 fewer texts, no quality stage unless ``--quality``, no 1M: its 1M fields are null). Sizes above
-``--full-index-limit`` (100k) are served as the vector store and question encoder alone: a whole index of
-1M passages does not fit this machine's memory (bench/README.md says where it goes).
+``--full-index-limit`` (100k) are served as the vector store and question encoder alone. Serving a whole
+index no longer holds it in memory (index format 3: memory-mapped arrays, chunks and documents read on
+demand), but assembling one still does: ``PassageIndex.create`` takes every part in memory and bm25s
+indexes every passage's token list at once (the make stage peaked at 3.8 GB RSS at 100k), which at 1M
+does not fit this shared machine beside other jobs.
 """
 
 from __future__ import annotations
@@ -443,8 +446,9 @@ def incremental_at_size(directory: Path) -> dict:
 
 
 def make_vectors_only(real, size: int, args: dict) -> dict:
-    """The vector store alone for N passages (the whole index of 1M passages does not fit this machine's
-    memory: see the report); built by the same create_store path PassageIndex.create uses."""
+    """The vector store alone for N passages (assembling a whole index of 1M passages in one process does
+    not fit this machine's memory: see the module docstring); built by the same create_store path
+    PassageIndex.create uses."""
     from eval.bench_data import synthetic_vectors
     from index.vector_store import create_store
 
@@ -731,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         "--full-index-limit",
         type=int,
         default=100_000,
-        help="largest size served as a whole index (above: the vector store alone; 1M whole does not fit 24 GiB)",
+        help="largest size assembled and served as a whole index (above: the vector store alone)",
     )
     parser.add_argument("--quality", action="store_true", help="with --quick: measure retrieval quality too")
     parser.add_argument("--skip", default="", help="comma-separated stages to skip: encode,quality,build,sizes")

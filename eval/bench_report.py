@@ -213,8 +213,8 @@ def write_report(report: dict, out: Path) -> None:
         if whole:
             lines += [
                 f"At {', '.join(whole)} passages the serving process holds the vector store and the question "
-                "encoder only (no end-to-end figure): a whole index of that size does not fit this machine's "
-                "24 GiB (see the memory table: the whole index at 100k already takes ~4.2 GB).",
+                "encoder only (no end-to-end figure): the benchmark assembles a whole index in one process "
+                "holding every part in memory, which does not fit this machine's 24 GiB at that size.",
                 "",
             ]
         if report.get("sizes_note"):

@@ -29,6 +29,10 @@ from ingest.documents import Chunk, Document, Paragraph
 # 3: sentence table, chunk and document offsets as .npy files read memory-mapped; documents.jsonl.
 FORMAT_VERSION = 3
 CURRENT = "CURRENT"
+# Decoded chunks and documents a loaded index keeps (least recently used go first). A question reads its
+# ~200 candidates and every copy its collapsed hits cite; a document is read whole (all its text).
+CHUNK_CACHE = 16384
+DOCUMENT_CACHE = 256
 
 
 class IndexNotFound(RuntimeError):
@@ -422,11 +426,11 @@ class PassageIndex:
                 f"{FORMAT_VERSION}; rebuild it with: python -m index build --index {directory}"
             )
         chunks = StoredChunks(
-            LineFile(version_dir / "chunks.jsonl", _offsets(version_dir, "chunks"), Chunk.from_dict, 4096)
+            LineFile(version_dir / "chunks.jsonl", _offsets(version_dir, "chunks"), Chunk.from_dict, CHUNK_CACHE)
         )
         ids = json.loads((version_dir / "document_ids.json").read_text(encoding="utf-8"))
         documents = LineFile(
-            version_dir / "documents.jsonl", _offsets(version_dir, "documents"), document_from_dict, 64
+            version_dir / "documents.jsonl", _offsets(version_dir, "documents"), document_from_dict, DOCUMENT_CACHE
         )
         index = cls(
             manifest,

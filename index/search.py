@@ -145,23 +145,23 @@ def shingles(text: str, size: int = 4) -> set[str]:
 
 class Shingles:
     """A passage's shingles (``shingles(text)``) as sorted integer keys: four 16-bit characters packed in
-    one uint64, so the keys are exactly the 4-grams, built and intersected in numpy (~3× faster than a set
-    of strings, and ~10× smaller to cache). Texts with characters beyond 16 bits, or shorter than a
-    shingle, keep the set of strings."""
+    one uint64, so the keys are exactly the 4-grams, built and intersected in numpy, and small to cache.
+    Texts with characters beyond 16 bits, or shorter than a shingle, keep the set of strings."""
 
-    __slots__ = ("keys", "sketch", "strings", "text")
+    __slots__ = ("keys", "sketch", "strings")
 
     SKETCH_BITS = 8192
 
     def __init__(self, text: str, size: int = 4):
-        self.text, self.strings = text, None
+        self.strings: set[str] | None = None
         self.keys: np.ndarray | None = None
         squeezed = "".join(text.split())
         if size == 4 and len(squeezed) >= size:
             codes = np.frombuffer(squeezed.encode("utf-32-le"), np.uint32)
             if int(codes.max()) < 1 << 16:
                 c = codes.astype(np.uint64)
-                self.keys = np.unique((c[:-3] << 48) | (c[1:-2] << 32) | (c[2:-1] << 16) | c[3:])
+                keys = np.sort((c[:-3] << 48) | (c[1:-2] << 32) | (c[2:-1] << 16) | c[3:])
+                self.keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]  # np.unique's hashing is slower
         # The sketch: one bit per key, hashed into SKETCH_BITS. Two passages' shared shingles each set a
         # shared bit, so the popcount of the AND is at least their intersection (``is_copy``).
         self.sketch: np.ndarray | None = None
@@ -176,8 +176,10 @@ class Shingles:
         return len(self.keys) if self.keys is not None else len(self.strings)
 
     def as_set(self) -> set[str]:
-        if self.strings is None:
-            self.strings = shingles(self.text)
+        if self.strings is None:  # the keys spelled back as 4-character strings
+            self.strings = {
+                "".join(chr((int(key) >> shift) & 0xFFFF) for shift in (48, 32, 16, 0)) for key in self.keys
+            }
         return self.strings
 
 
@@ -312,6 +314,14 @@ def load_calibration(model_name: str, path: Path = CALIBRATION_FILE) -> Calibrat
     return Calibration(tuple(entry["coefficients"]), entry["intercept"], entry["threshold"])
 
 
+@dataclass(frozen=True)
+class DocumentInfo:
+    date: str
+    url: str
+    source: str
+    headings: frozenset[int]  # where the document's heading paragraphs start (never highlighted)
+
+
 class ChunkTexts(Sequence[str]):
     """``texts[i]`` is chunk i's text, read from the index when asked for (``collapse`` takes texts)."""
 
@@ -332,18 +342,41 @@ def _term_tokens(term: str) -> list[str]:
     return keyword_tokens(term)
 
 
-def _union_max(terms: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+class Scratch:
+    """Two arrays over the collection for one question's keyword scoring, touched only at the rows of its
+    tokens' postings and reset there after each use (allocated zeroed by the OS: untouched pages cost
+    nothing). They replace sorting and searching merged postings, which cost more than the postings."""
+
+    def __init__(self, n: int):
+        self.values = np.zeros(n, np.float32)
+        self.mark = np.zeros(n, bool)
+
+    def union(self, lists: list[np.ndarray]) -> np.ndarray:
+        """The rows in any of these lists, ascending, each once."""
+        if len(lists) == 1:
+            return lists[0]
+        for rows in lists:
+            self.mark[rows] = True
+        union = np.flatnonzero(self.mark)
+        self.mark[union] = False
+        return union
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        values = self.values[rows]
+        self.values[rows] = 0
+        return values
+
+
+def _union_max(terms: list[tuple[np.ndarray, np.ndarray]], scratch: Scratch) -> tuple[np.ndarray, np.ndarray]:
     """Rows holding any of the terms, and each row's best term score (a group counts by its best term)."""
     if not terms:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if len(terms) == 1:
         return terms[0]
-    rows = np.unique(np.concatenate([r for r, _ in terms]))
-    best = np.zeros(len(rows), np.float32)
+    rows = scratch.union([r for r, _ in terms])
     for term_rows, values in terms:
-        at = np.searchsorted(rows, term_rows)
-        best[at] = np.maximum(best[at], values)
-    return rows, best
+        scratch.values[term_rows] = np.maximum(scratch.values[term_rows], values)
+    return rows, scratch.take(rows)
 
 
 def _top_rows(rows: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
@@ -371,8 +404,11 @@ class Searcher:
         self._named: dict[str, dict[str, int]] = {}  # document reference -> documents it names
         # Shingles of a chunk are computed once, when it is first a candidate (bounded: an unbounded cache
         # grows with every distinct candidate a long-running process sees).
-        self.chunk_shingles = functools.lru_cache(maxsize=8192)(lambda i: Shingles(self.chunk_texts[i]))
-        self.heading_starts = functools.lru_cache(maxsize=1024)(self._heading_starts)
+        self.chunk_shingles = functools.lru_cache(maxsize=32768)(lambda i: Shingles(self.chunk_texts[i]))
+        # What hits need of a document besides its text (date, url, source, where headings start), kept
+        # once read: a collapsed group cites every document holding a copy, and decoding each
+        # document again for its date cost more than the rest of a question.
+        self.document_info = functools.cache(self._document_info)
 
     def search(
         self, question: str, k: int = 10, config: SearchConfig | None = None, documents: Collection[str] | None = None
@@ -443,32 +479,28 @@ class Searcher:
             return
         n = len(self.index.chunks)
         postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        group_rows, group_best = [], []
+        scratch = Scratch(n)
+        total = np.zeros(n, np.float32)  # summed over groups, at the rows of their postings only
+        group_rows, group_weights, weights = [], [], 0.0
         for group in groups:
-            terms = [self.term_postings(term, postings) for term in group.terms]
-            rows, best = _union_max(terms)
-            group_rows.append(rows)
-            group_best.append(best)
-        hit_rows = np.unique(np.concatenate(group_rows)) if group_rows else np.zeros(0, np.int64)
-        total = np.zeros(len(hit_rows), np.float32)
-        weights, group_weights = 0.0, []
-        for rows, best in zip(group_rows, group_best, strict=True):
-            total[np.searchsorted(hit_rows, rows)] += best
+            rows, best = _union_max([self.term_postings(term, postings, scratch) for term in group.terms], scratch)
+            total[rows] += best
             weight = math.log((n + 1) / (int(np.count_nonzero(best > 0)) + 1)) + 1.0  # words found nowhere weigh most
+            group_rows.append(rows[best > 0])
             group_weights.append(weight)
             weights += weight
         if config.keyword:
-            for i in _top_rows(hit_rows, total, config.candidates):
+            hit_rows = scratch.union(group_rows) if group_rows else np.zeros(0, np.int64)
+            for i in _top_rows(hit_rows, total[hit_rows], config.candidates):
                 candidates.setdefault(int(i), Candidate(int(i), dense=math.nan))
         rows = np.fromiter(candidates, np.int64, len(candidates))
         coverage = np.zeros(len(rows), np.float32)
-        for group, best, weight in zip(group_rows, group_best, group_weights, strict=True):
-            matched = np.isin(rows, group[best > 0])
+        for matched_rows, weight in zip(group_rows, group_weights, strict=True):
+            at = np.clip(np.searchsorted(matched_rows, rows), 0, max(0, len(matched_rows) - 1))
+            matched = matched_rows[at] == rows if len(matched_rows) else np.zeros(len(rows), bool)
             coverage += weight * matched
         coverage /= weights
-        at = np.clip(np.searchsorted(hit_rows, rows), 0, max(0, len(hit_rows) - 1))
-        found = hit_rows[at] == rows if len(hit_rows) else np.zeros(len(rows), bool)
-        keyword = np.where(found, total[at] if len(hit_rows) else 0, 0).astype(np.float32)
+        keyword = total[rows]
         for j, candidate in enumerate(candidates.values()):
             candidate.keyword = float(keyword[j])
             candidate.coverage = float(coverage[j])
@@ -504,7 +536,7 @@ class Searcher:
             }
         return self._named[reference]
 
-    def term_postings(self, term: str, cache: dict) -> tuple[np.ndarray, np.ndarray]:
+    def term_postings(self, term: str, cache: dict, scratch: Scratch) -> tuple[np.ndarray, np.ndarray]:
         """(rows, BM25) of one term: the term itself if the corpus has it as a token, else the sum over its
         own tokens (a phrase from the dictionary), added in token order as a dense sum would be."""
         keyword = self.index.keyword
@@ -515,11 +547,12 @@ class Searcher:
         lists = [cache[token] for token in tokens]
         if len(lists) == 1:
             return lists[0]
-        rows = np.unique(np.concatenate([r for r, _ in lists])) if lists else np.zeros(0, np.int64)
-        values = np.zeros(len(rows), np.float32)
+        if not lists:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        rows = scratch.union([r for r, _ in lists])
         for token_rows, token_values in lists:
-            values[np.searchsorted(rows, token_rows)] += token_values
-        return rows, values
+            scratch.values[token_rows] += token_values
+        return rows, scratch.take(rows)
 
     def add_sentence_scores(self, candidates: dict[int, Candidate], query_vector: np.ndarray, enabled: bool):
         """Score each candidate by its best sentence (headings included: a matching heading says the
@@ -540,7 +573,7 @@ class Searcher:
         sentences = self.index.sentences
         rows = sentences.rows_of(candidate.chunk)
         chunk = self.index.chunks[candidate.chunk]
-        headings = self.heading_starts(chunk.doc_id)
+        headings = self.document_info(chunk.doc_id).headings
         best_row, best_value = rows.start + int(np.argmax(scores)), -math.inf
         for i, row in enumerate(range(rows.start, rows.stop)):
             start, end = int(sentences.start[row]), int(sentences.end[row])
@@ -556,16 +589,17 @@ class Searcher:
                 best_row, best_value = row, value
         return best_row
 
-    def _heading_starts(self, doc_id: str) -> frozenset[int]:
-        """Where the document's headings start (sentences there are never highlighted)."""
-        return frozenset(p.start for p in self.index.documents[doc_id].paragraphs if p.is_heading)
+    def _document_info(self, doc_id: str) -> DocumentInfo:
+        document = self.index.documents[doc_id]
+        headings = frozenset(p.start for p in document.paragraphs if p.is_heading)
+        return DocumentInfo(document.date, document.url, document.source, headings)
 
     # ---- results --------------------------------------------------------------------
 
     def make_hit(self, rank: int, group: list[Candidate], english: bool) -> Hit:
         best = group[0]
         chunk = self.index.chunks[best.chunk]
-        document = self.index.documents[chunk.doc_id]
+        document = self.document_info(chunk.doc_id)
         sentences = self.index.sentences
         row = best.sentence_row
         also_in = []
@@ -583,7 +617,7 @@ class Searcher:
                     "paragraph": copy.paragraph_start,
                     "start": copy.start,
                     "end": copy.end,
-                    "date": self.index.documents[copy.doc_id].date,
+                    "date": self.document_info(copy.doc_id).date,
                 }
             )
         return Hit(
