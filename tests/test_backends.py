@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from index import settings
-from index.encoder import Encoder, export_file, prepare_backend
+from index.encoder import Encoder, FastTokenizer, _ExportedRuntime, export_file, prepare_backend, resolve_model_path
 from tests.test_model import SAMPLE_TEXTS
 
 
@@ -57,7 +57,33 @@ def test_backend_setting_flag_env_default(monkeypatch):
 
 def test_exports_live_beside_the_converted_model_and_are_made_once():
     made = prepare_backend("onnx-int8")
-    assert export_file("onnx-int8", made[0].parent.parent) in made
+    model_path = resolve_model_path(settings.DEFAULT_MODEL)
+    assert export_file("onnx-int8", model_path) in made and export_file("onnx", model_path) in made
     assert all(path.exists() and path.is_relative_to(settings.cache_dir().resolve()) for path in made)
+    # weights in a memory-mapped side file, named by the graph file
+    assert all(path.with_name(path.name + ".data").exists() for path in made)
     stamps = [path.stat().st_mtime_ns for path in made]
     assert [path.stat().st_mtime_ns for path in prepare_backend("onnx-int8")] == stamps
+
+
+def test_int8_keeps_sensitive_products_in_fp32():
+    import onnx
+
+    model_path = resolve_model_path(settings.DEFAULT_MODEL)
+    prepare_backend("onnx-int8")
+    graph = onnx.load(str(export_file("onnx-int8", model_path)), load_external_data=False).graph
+    fp32 = sorted(node.name for node in graph.node if node.op_type == "MatMul")
+    assert fp32 == [f"/encoder/layer.{i}/output/dense/MatMul" for i in range(4, 8)]  # the middle third's FFN output
+    assert sum(node.op_type == "MatMulInteger" for node in graph.node) == 12 * 3 - 4
+    assert sum(node.op_type == "QAttention" for node in graph.node) == 12  # scores computed in fp32 inside
+    assert not any(node.op_type == "DequantizeLinear" for node in graph.node)  # embedding tables stay fp32
+
+
+def test_token_budget_batches_keep_order_and_match_single_texts():
+    model_path = resolve_model_path(settings.DEFAULT_MODEL)
+    runtime = _ExportedRuntime("onnx", model_path, export_file("onnx", model_path), FastTokenizer(model_path))
+    texts = [*SAMPLE_TEXTS * 30, "长" * 600]  # several batches, one text truncated to the model's 512 tokens
+    together = runtime.encode(texts, "passage: ", 32)
+    alone = np.stack([runtime.encode([text], "passage: ", 32)[0] for text in [*SAMPLE_TEXTS, "长" * 600]])
+    assert cosines(together[: len(SAMPLE_TEXTS)], alone[:-1]).min() >= 0.9999
+    assert cosines(together[-1:], alone[-1:]).min() >= 0.9999
