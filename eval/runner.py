@@ -1,9 +1,10 @@
 """Named search configurations, run over a question set side by side.
 
 A configuration is a search preset from ``index.search.CONFIGS``, optionally on an
-index built another way, written ``NAME[@MAX_TOKENS/OVERLAP][+context][+nointro]``
-(``full@128/16``, ``dense+context``, ``full+nointro``: short section intros not joined to their first
-subsection), or ``plain`` for the baseline recipe.
+index built another way, written ``NAME[@MAX_TOKENS/OVERLAP][+context|+nocontext][+nointro]``
+(``full@128/16``, ``dense+nocontext``: chunks embedded without their title and section path,
+``full+nointro``: short section intros not joined to their first subsection), or ``plain`` for the
+baseline recipe.
 Indexes for other build settings are built once from the same corpus and cached.
 """
 
@@ -25,7 +26,7 @@ from index.passage_index import PassageIndex, read_manifest
 from index.search import CONFIGS, SearchConfig, Searcher
 
 SPEC = re.compile(
-    r"^(?P<name>[\w+.-]+?)(?:@(?P<size>\d+)/(?P<overlap>\d+))?(?P<context>\+context)?(?P<nointro>\+nointro)?$"
+    r"^(?P<name>[\w+.-]+?)(?:@(?P<size>\d+)/(?P<overlap>\d+))?(?P<context>\+(?:no)?context)?(?P<nointro>\+nointro)?$"
 )
 DEFAULT_CONFIGURATIONS = ("plain", "dense", "dense+sentence", "hybrid", "hybrid+translate", "full")
 
@@ -48,7 +49,7 @@ def parse_configuration(spec: str, base: BuildSettings) -> Configuration:
     if not match or match["name"] not in CONFIGS:
         raise UnknownConfiguration(
             f"unknown configuration '{spec}'; known: plain, {', '.join(CONFIGS)} "
-            "(optionally @MAX_TOKENS/OVERLAP, +context and +nointro)"
+            "(optionally @MAX_TOKENS/OVERLAP, +context or +nocontext, and +nointro)"
         )
     build = None
     if match["size"] or match["context"] or match["nointro"]:
@@ -56,7 +57,7 @@ def parse_configuration(spec: str, base: BuildSettings) -> Configuration:
             base,
             max_tokens=int(match["size"] or base.max_tokens),
             overlap_tokens=int(match["overlap"] or base.overlap_tokens),
-            context=bool(match["context"]) or base.context,
+            context=match["context"] == "+context" if match["context"] else base.context,
             intro_tokens=0 if match["nointro"] else base.intro_tokens,
         )
     return Configuration(spec, CONFIGS[match["name"]], build)
