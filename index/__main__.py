@@ -25,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     add_common(build)
     build.add_argument("--max-tokens", type=int, default=BuildSettings.max_tokens, help="chunk size, model tokens")
     build.add_argument("--overlap", type=int, default=BuildSettings.overlap_tokens, help="chunk overlap, model tokens")
-    build.add_argument("--context", action="store_true", help="embed title and section path with each chunk")
+    build.add_argument(
+        "--context",
+        action=argparse.BooleanOptionalAction,
+        default=BuildSettings.context,
+        help="embed title and section path with each chunk (default: on)",
+    )
 
     search = commands.add_parser("search", help="ask a question")
     search.add_argument("question", nargs="?", help="the question (Chinese or English)")
@@ -73,7 +78,7 @@ def run_build(args: argparse.Namespace) -> int:
         args.corpus,
         settings.index_dir(args.index),
         Encoder(args.model),
-        BuildSettings(args.max_tokens, args.overlap, args.context),
+        BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),
     )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
     if report.problems:
