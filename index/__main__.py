@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         default=BuildSettings.context,
         help="embed title and section path with each chunk (default: on)",
     )
+    build.add_argument(
+        "--vector-store",
+        help=f"faiss, faiss:flat|ivf|hnsw, milvus:PATH.db or http://HOST:19530 (default ${settings.ENV_VECTOR_STORE} "
+        "or faiss)",
+    )
 
     search = commands.add_parser("search", help="ask a question")
     search.add_argument("question", nargs="?", help="the question (Chinese or English)")
@@ -68,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
     parser.add_argument("--model", help=f"sentence-transformers model name or path (default ${settings.ENV_MODEL})")
+    parser.add_argument(
+        "--backend",
+        help=f"encoder backend: torch, onnx, onnx-int8, openvino, openvino-int8 (default ${settings.ENV_BACKEND} "
+        f"or {settings.DEFAULT_BACKEND})",
+    )
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -77,8 +87,9 @@ def run_build(args: argparse.Namespace) -> int:
     report = build_index(
         args.corpus,
         settings.index_dir(args.index),
-        Encoder(args.model),
+        Encoder(args.model, backend=args.backend),
         BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),
+        vector_store=args.vector_store,
     )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
     if report.problems:
@@ -91,7 +102,7 @@ def run_search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     if not args.batch and args.question is None:
         parser.error("give a QUESTION or --batch FILE")
-    searcher = open_searcher(args.index, args.model)
+    searcher = open_searcher(args.index, args.model, args.backend)
     if args.batch:
         for line_number, line in enumerate(args.batch.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():

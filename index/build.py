@@ -125,8 +125,11 @@ def build_index(
     progress: bool | ProgressCallback = True,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
     incremental: bool = True,
+    vector_store: str | None = None,
 ) -> BuildReport:
-    """Build, or update: documents whose content hash is unchanged keep their chunks and vectors."""
+    """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
+
+    ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder)."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
@@ -150,7 +153,7 @@ def build_index(
         f"model {encoder.name}"
     )
     parts = kept + make_parts(changed, encoder, settings, progress)
-    index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir)
+    index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
     index.save(index_dir)
     log(f"Index saved to {index_dir}: {len(index.chunks)} chunks.")
     return BuildReport(Path(index_dir), len(documents), len(index.chunks), problems, len(changed), removed)

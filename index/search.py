@@ -647,8 +647,9 @@ class Searcher:
         return Searcher(self.index, self.encoder, replace(config))
 
 
-def open_searcher(index_dir=None, model: str | None = None) -> Searcher:
-    """Load the index and the model that built it (or the one asked for, which must match)."""
+def open_searcher(index_dir=None, model: str | None = None, backend: str | None = None) -> Searcher:
+    """Load the index and the model that built it (or the one asked for, which must match); ``backend``
+    chooses the encoder backend (default $CITELENS_BACKEND, else the measured default)."""
     import os
 
     from index import settings
@@ -657,5 +658,5 @@ def open_searcher(index_dir=None, model: str | None = None) -> Searcher:
     directory = settings.index_dir(index_dir)
     built_with = read_manifest(directory)["model"]["name"]
     asked = model or os.environ.get(settings.ENV_MODEL)
-    encoder = Encoder(asked or built_with)
+    encoder = Encoder(asked or built_with, backend=backend)
     return Searcher(PassageIndex.load(directory, encoder.info), encoder)

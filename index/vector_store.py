@@ -397,6 +397,9 @@ class MilvusStore(VectorStore):
                 for name in self.client.list_collections()
                 if name.startswith(f"{self.base}_") and name != self.collection
             ]
+        elif self.client.has_collection(self.collection):
+            # Another process (a search after a build) sees the collection released: load it to search.
+            self.client.load_collection(self.collection)
         self._count: int | None = None
 
     @property

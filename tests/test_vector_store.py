@@ -166,3 +166,38 @@ def test_milvus_lite_round_trip(milvus_lite, tmp_path):
     exact = np.argsort(-(vectors[100:150] @ vectors[2:].T), axis=1)[:, :10] + 12
     assert np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)]) >= 0.98
     loaded.close()
+
+
+def test_cli_flags_choose_the_vector_store_and_the_backend(tmp_path):
+    """`--vector-store` puts the vectors in Milvus (milvus-lite here); `--backend` picks the encoder."""
+    import json
+    import subprocess
+    import sys
+
+    from index.passage_index import read_manifest
+    from index.settings import PROJECT_ROOT
+    from tests.conftest import FIXTURES
+
+    index_dir, store = tmp_path / "index", tmp_path / "vectors.db"
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "index", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
+    )
+    built = run(
+        "build",
+        "--corpus",
+        str(FIXTURES / "corpus_small"),
+        "--index",
+        str(index_dir),
+        "--vector-store",
+        f"milvus:{store}",
+        "--backend",
+        "onnx",
+    )
+    assert built.returncode == 0, built.stderr
+    manifest = read_manifest(index_dir)
+    assert manifest["vector_index"]["store"] == "milvus" and store.exists()
+    assert manifest["model"]["passage_backend"] == "onnx"
+    searched = run("search", "个人信息保护法规范了什么？", "--index", str(index_dir), "--json", "--backend", "torch")
+    assert searched.returncode == 0, searched.stderr
+    hits = json.loads(searched.stdout)["hits"]
+    assert hits and "个人信息" in hits[0]["text"]
