@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         "--context",
         action=argparse.BooleanOptionalAction,
         default=BuildSettings.context,
-        help="embed title and section path with each chunk (default: on)",
+        help="embed title and section path with each chunk (default: off, measured)",
     )
     build.add_argument(
         "--vector-store",

