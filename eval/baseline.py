@@ -41,5 +41,3 @@ class PlainRecipe:
             doc, text = self.pieces[i]
             hits.append(Hit(rank, float(score), f"plain:{doc}#{i}", doc, doc, (), 0, 0, text, 0, len(text)))
         return hits
-
-
