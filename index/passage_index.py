@@ -320,6 +320,7 @@ class PassageIndex:
                 part.document.doc_id: {
                     "title": part.document.title,
                     "content_hash": part.document.content_hash,
+                    "date": part.document.date,
                     "paragraphs": len(part.document.paragraphs),
                     "chunks": len(part.chunks),
                 }

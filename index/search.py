@@ -53,7 +53,8 @@ ENGLISH_DOCUMENT_KIND = [
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
-def document_kind_spans(text: str) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=256)  # the keyword side and the document references both ask, once a question
+def document_kind_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Where the question names a kind of document, as whole words: 报告 in 工作报告, not in 报告会."""
     import jieba
 
@@ -61,7 +62,7 @@ def document_kind_spans(text: str) -> list[tuple[int, int]]:
     for token in jieba.lcut(text):
         position += len(token)
         bounds.add(position)
-    return [m.span() for m in DOCUMENT_KIND.finditer(text) if m.start() in bounds and m.end() in bounds]
+    return tuple(m.span() for m in DOCUMENT_KIND.finditer(text) if m.start() in bounds and m.end() in bounds)
 
 
 def without_document_kinds(text: str) -> str:
@@ -526,13 +527,19 @@ class Searcher:
                     candidate.keyword += bonus
 
     def documents_named(self, reference: str) -> dict[str, int]:
-        """Documents whose title contains ``reference`` or whose date starts with it -> their passages."""
+        """Documents whose title contains ``reference`` or whose date starts with it -> their passages.
+        Read from the manifest, so a large index does not load every document."""
         if reference not in self._named:
-            counts = self.index.manifest.get("documents", {})
+            entries = self.index.manifest.get("documents", {})
+            if any("date" not in entry for entry in entries.values()):  # indexes saved before dates were listed
+                entries = {
+                    doc.doc_id: {**entries.get(doc.doc_id, {}), "title": doc.title, "date": doc.date}
+                    for doc in self.index.documents.values()
+                }
             self._named[reference] = {
-                doc.doc_id: counts.get(doc.doc_id, {}).get("chunks", 1)
-                for doc in self.index.documents.values()
-                if reference in doc.title or (reference.isdigit() and (doc.date or "").startswith(reference))
+                doc_id: entry.get("chunks", 1)
+                for doc_id, entry in entries.items()
+                if reference in entry["title"] or (reference.isdigit() and (entry["date"] or "").startswith(reference))
             }
         return self._named[reference]
 

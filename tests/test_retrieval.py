@@ -19,13 +19,15 @@ from index.translate import QueryTranslator
 from tests.conftest import FIXTURES
 
 
+def searcher_over(corpus: str, tmp_path_factory, encoder) -> Searcher:
+    directory = tmp_path_factory.mktemp(f"{corpus}-index")
+    build_index(FIXTURES / corpus, directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False)
+    return Searcher(PassageIndex.load(directory), encoder)
+
+
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory, encoder) -> Searcher:
-    directory = tmp_path_factory.mktemp("dup-index")
-    build_index(
-        FIXTURES / "corpus_dup", directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False
-    )
-    return Searcher(PassageIndex.load(directory), encoder)
+    return searcher_over("corpus_dup", tmp_path_factory, encoder)
 
 
 def test_reciprocal_rank_fusion_rewards_agreement():
@@ -162,11 +164,7 @@ def test_document_references_are_kinds_and_years():
 
 @pytest.fixture(scope="module")
 def reference_searcher(tmp_path_factory, encoder) -> Searcher:
-    directory = tmp_path_factory.mktemp("refs-index")
-    build_index(
-        FIXTURES / "corpus_refs", directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False
-    )
-    return Searcher(PassageIndex.load(directory), encoder)
+    return searcher_over("corpus_refs", tmp_path_factory, encoder)
 
 
 def test_document_kind_in_a_question_matches_titles_not_passage_text(reference_searcher):
