@@ -14,12 +14,10 @@ the output folder:
 
 Figures carry the machine's core count and a ratio to torch fp32 / exact search measured in the same
 run, so they mean something on a noisy machine. ``--quick`` is a run of a few minutes (sizes 1k and 20k,
-fewer texts, no quality stage unless ``--quality``, no 1M: its 1M fields are null). Sizes above
-``--full-index-limit`` (100k) are served as the vector store and question encoder alone. Serving a whole
-index no longer holds it in memory (index format 3: memory-mapped arrays, chunks and documents read on
-demand), but assembling one still does: ``PassageIndex.create`` takes every part in memory and bm25s
-indexes every passage's token list at once (the make stage peaked at 3.8 GB RSS at 100k), which at 1M
-does not fit this shared machine beside other jobs.
+fewer texts, no quality stage unless ``--quality``, no 1M: its 1M fields are null). A large index is
+assembled as a large collection is built, in segments of ``MAKE_BATCH`` passages (an update each), so
+the assembling process holds one batch; sizes above ``--full-index-limit`` (1M) are served as the vector
+store and question encoder alone.
 """
 
 from __future__ import annotations
@@ -44,6 +42,7 @@ from index import settings
 ROOT = settings.PROJECT_ROOT
 QA_FILES = [ROOT / "data" / "eval" / "dev_qa.jsonl", ROOT / "data" / "eval" / "heldout_qa.jsonl"]
 BASELINE = "torch"
+MAKE_BATCH = 200_000  # passages a batch when assembling a large index (a segment each)
 
 
 def log(message: str) -> None:
@@ -365,7 +364,11 @@ def timed_build(corpus: Path, directory: Path, encoder) -> dict:
 
 
 def stage_make(args: dict) -> dict:
-    """Assemble an index of N passages (real ones first, then synthetic), save it, and the exact answers."""
+    """Assemble an index of N passages (real ones first, then synthetic), save it, and the exact answers.
+
+    Assembled as a large collection is built: in batches of ``MAKE_BATCH`` passages, the first a new index
+    and each further one an update that adds a segment (saved, then the index loaded again), so memory
+    holds one batch, not the collection."""
     from eval.bench_data import synthetic_index_parts
     from index.passage_index import PassageIndex
 
@@ -373,33 +376,46 @@ def stage_make(args: dict) -> dict:
     real = PassageIndex.load(Path(args["real_index"]))
     if not args.get("full_index", True):
         return make_vectors_only(real, size, args)
-    started = time.perf_counter()
-    parts, info = synthetic_index_parts(real, size, seed=size)
-    generate_seconds = time.perf_counter() - started
-    vectors = np.concatenate([np.asarray(p.vectors, dtype=np.float32) for p in parts])
-    log(f"size {size}: parts ready in {generate_seconds:.0f} s; assembling the index")
-    started = time.perf_counter()
-    index = PassageIndex.create(parts, real.model, real.manifest["build"], None, args.get("store"))
-    assemble_seconds = time.perf_counter() - started
-    del parts
     directory = Path(args["index"])
     shutil.rmtree(directory, ignore_errors=True)
     started = time.perf_counter()
-    version = index.save(directory)
-    save_seconds = time.perf_counter() - started
+    batches, info = synthetic_index_parts(real, size, seed=size, batch=MAKE_BATCH)
+    timings = {"generate": 0.0, "assemble": 0.0, "save": 0.0, "load": 0.0}
+    vectors, index = [], None
+    while True:
+        started = time.perf_counter()
+        parts = next(batches, None)
+        timings["generate"] += time.perf_counter() - started
+        if parts is None:
+            break
+        vectors.append(np.concatenate([np.asarray(p.vectors, dtype=np.float32) for p in parts]))
+        log(f"size {size}: a batch of {len(vectors[-1]):,} passages; assembling")
+        started = time.perf_counter()
+        if index is None:
+            index = PassageIndex.create(parts, real.model, real.manifest["build"], None, args.get("store"))
+        else:
+            index = index.update(parts, (), None, args.get("store"))
+        timings["assemble"] += time.perf_counter() - started
+        del parts
+        started = time.perf_counter()
+        index.save(directory)
+        timings["save"] += time.perf_counter() - started
+        started = time.perf_counter()
+        index = PassageIndex.load(directory)  # the batch leaves memory: segments are read from disk
+        timings["load"] += time.perf_counter() - started
+    vectors = np.concatenate(vectors)
     np.save(Path(args["vectors"]), vectors)
-    files = {f.name: round(f.stat().st_size / 2**20, 2) for f in version.rglob("*") if f.is_file()}
     result = {
         "size": size,
         "synthetic": info,
         "store": index.vector_store.describe(),
-        "generate_seconds": round(generate_seconds, 1),
-        "assemble_seconds": round(assemble_seconds, 1),
-        "save_seconds": round(save_seconds, 1),
-        "index_mb": folder_mb(version),
-        "files_mb": files,
+        "batches": len(index.segments),
+        **{f"{name}_seconds": round(value, 1) for name, value in timings.items()},
+        "index_mb": folder_mb(directory),
+        "files_mb": _files_mb(directory),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
+    del index
     if args.get("incremental", True):  # off for extra sizes measured only for serving
         try:
             result["incremental"] = incremental_at_size(directory)
@@ -409,9 +425,24 @@ def stage_make(args: dict) -> dict:
     return result
 
 
+def written_mb(directory: Path, since: float) -> float:
+    """MB of the files under ``directory`` written since the time ``since``."""
+    files = [f for f in Path(directory).rglob("*") if f.is_file() and f.stat().st_mtime >= since]
+    return round(sum(f.stat().st_size for f in files) / 2**20, 2)
+
+
+def _files_mb(directory: Path) -> dict[str, float]:
+    """MB on disk by file name, summed over segments and the live version."""
+    sizes: dict[str, float] = {}
+    for path in Path(directory).rglob("*"):
+        if path.is_file():
+            sizes[path.name] = sizes.get(path.name, 0.0) + path.stat().st_size / 2**20
+    return {name: round(mb, 2) for name, mb in sorted(sizes.items(), key=lambda item: -item[1])}
+
+
 def incremental_at_size(directory: Path) -> dict:
     """Remove one document, then add it back, as an incremental build does (no embedding: its vectors are
-    kept): where the time of an update goes at this collection size."""
+    kept): where the time of an update goes at this collection size, and what it writes."""
     from index.passage_index import PassageIndex
 
     steps = {}
@@ -422,39 +453,43 @@ def incremental_at_size(directory: Path) -> dict:
         previous = PassageIndex.load(directory)
         timings["load"] = time.perf_counter() - started
         started = time.perf_counter()
-        parts = previous.parts()
+        since = time.time()
         if step == "remove":
-            doc_id = sorted(parts)[len(parts) // 2]
-            removed_part = parts.pop(doc_id)
+            # The last document: added back, it is last again, so rows keep the order the exact answers use.
+            doc_id = previous.chunks[len(previous.chunks) - 1].doc_id
+            removed_part = previous.part(doc_id)
             removed_part.vectors = np.asarray(removed_part.vectors, dtype=np.float32)
             removed_part.labels = removed_part.source = None
+            removed_part.chunks = list(removed_part.chunks)
+            removed_part.keyword_tokens = list(removed_part.keyword_tokens)
             chunks = len(removed_part.chunks)
+            index = previous.update([], {doc_id})
         else:
-            parts[removed_part.document.doc_id] = removed_part
-        timings["split"] = time.perf_counter() - started
-        started = time.perf_counter()
-        index = PassageIndex.create(list(parts.values()), previous.model, previous.manifest["build"])
-        timings["assemble"] = time.perf_counter() - started
+            index = previous.update([removed_part], ())
+        timings["update"] = time.perf_counter() - started
         started = time.perf_counter()
         index.save(directory)
         timings["save"] = time.perf_counter() - started
         timings["total"] = sum(timings.values())
         steps[step] = {name: round(value, 3) for name, value in timings.items()}
-        del previous, parts, index
+        steps[step]["segments"] = len(index.segments)
+        steps[step]["written_mb"] = written_mb(directory, since)
+        del previous, index
     steps["document_chunks"] = chunks
     return steps
 
 
 def make_vectors_only(real, size: int, args: dict) -> dict:
-    """The vector store alone for N passages (assembling a whole index of 1M passages in one process does
-    not fit this machine's memory: see the module docstring); built by the same create_store path
-    PassageIndex.create uses."""
+    """The vector store alone for N passages (sizes above ``--full-index-limit``); built by the same
+    create_store path PassageIndex.create uses."""
     from eval.bench_data import synthetic_vectors
     from index.vector_store import create_store
 
     started = time.perf_counter()
+    parts = list(real.parts().values())
     anchors = np.concatenate(
-        [real.vectors.reconstruct_n(0, real.vectors.ntotal), real.sentences.vectors.astype(np.float32)]
+        [np.asarray(p.vectors, dtype=np.float32) for p in parts]
+        + [np.asarray(p.sentences.vectors, dtype=np.float32) for p in parts]
     )
     vectors, info = synthetic_vectors(anchors, size, seed=size)
     generate_seconds = time.perf_counter() - started
@@ -734,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--full-index-limit",
         type=int,
-        default=100_000,
+        default=1_000_000,
         help="largest size assembled and served as a whole index (above: the vector store alone)",
     )
     parser.add_argument("--quality", action="store_true", help="with --quick: measure retrieval quality too")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -83,25 +84,28 @@ def synthetic_vectors(real: np.ndarray, n: int, seed: int = 11, chunk: int = 100
     return out, info
 
 
-def synthetic_index_parts(real, size: int, seed: int = 5, chunks_per_document: int = 50) -> tuple[list, dict]:
-    """Document parts of ``size`` passages: the real index's own first, then synthetic ones.
+def synthetic_index_parts(
+    real, size: int, seed: int = 5, chunks_per_document: int = 50, batch: int | None = None
+) -> tuple[Iterator[list], dict]:
+    """Document parts of ``size`` passages, in lists of about ``batch`` passages (one list when None): the
+    real index's own first, then synthetic ones. Returns (the lists, as they are made; facts about them).
 
     A synthetic passage is a run of consecutive real sentences (as many as real passages hold), with
     those sentences' real embeddings and keyword tokens; its passage vector is drawn by
     ``synthetic_vectors`` from the real passage vectors. Documents group ``chunks_per_document``.
     """
     from index.keyword import keyword_tokens
-    from index.passage_index import DocumentPart, SentenceTable
-    from ingest.documents import Chunk, Document, Paragraph
+    from index.segments import DocumentPart, SentenceTable
 
     rng = np.random.default_rng(seed)
-    parts, taken = [], 0
-    for part in real.parts().values():
+    real_parts = list(real.parts().values())
+    kept, taken = [], 0
+    for part in real_parts:
         if taken >= size:
             break
         keep = min(len(part.chunks), size - taken)
         rows = part.sentences.chunk < keep
-        parts.append(
+        kept.append(
             DocumentPart(
                 part.document,
                 part.chunks[:keep],
@@ -116,69 +120,88 @@ def synthetic_index_parts(real, size: int, seed: int = 5, chunks_per_document: i
             )
         )
         taken += keep
-    info: dict = {"real_passages": taken, "synthetic_passages": size - taken}
+    info: dict = {"real_passages": taken, "synthetic_passages": max(0, size - taken)}
     missing = size - taken
     if missing <= 0:
-        return parts, info
-    sentences = real.sentences
+        return iter([kept]), info
     texts = [
-        real.documents[real.chunks[c].doc_id].text[s:e]
-        for c, s, e in zip(sentences.chunk, sentences.start, sentences.end, strict=True)
+        part.document.text[s:e]
+        for part in real_parts
+        for s, e in zip(part.sentences.start, part.sentences.end, strict=True)
     ]
+    sentence_vectors = np.concatenate([np.asarray(part.sentences.vectors) for part in real_parts])
     tokens = [keyword_tokens(text) for text in texts]
-    per_chunk = np.bincount(sentences.chunk, minlength=len(real.chunks))
+    per_chunk = np.concatenate([np.bincount(part.sentences.chunk, minlength=len(part.chunks)) for part in real_parts])
     per_chunk = per_chunk[per_chunk > 0]
     # Real passage-side embeddings to draw around: the passages' and their sentences' (thousands, not hundreds).
     real_vectors = np.concatenate(
-        [real.vectors.reconstruct_n(0, real.vectors.ntotal), sentences.vectors.astype(np.float32)]
+        [np.asarray(part.vectors, dtype=np.float32) for part in real_parts] + [sentence_vectors.astype(np.float32)]
     )
     vectors, vector_info = synthetic_vectors(real_vectors, missing, seed=seed)
     info["vectors"] = vector_info
-    pool = len(texts)
-    made = 0
-    number = 0
-    while made < missing:
-        count = min(chunks_per_document, missing - made)
-        doc_id = f"synthetic/{number:06d}.txt"
-        title = f"合成文档{number}"
-        chunk_texts, chunk_rows = [], []
-        for _ in range(count):
-            k = int(per_chunk[rng.integers(len(per_chunk))])
-            first = int(rng.integers(pool))
-            rows = [(first + j) % pool for j in range(k)]
-            chunk_rows.append(rows)
-            chunk_texts.append("".join(texts[r] for r in rows))
-        text = "\n\n".join(chunk_texts)
-        chunks, paragraphs, sentence_chunk, starts, ends, sentence_rows, chunk_tokens = [], [], [], [], [], [], []
-        offset = 0
-        for i, (chunk_text, rows) in enumerate(zip(chunk_texts, chunk_rows, strict=True)):
-            end = offset + len(chunk_text)
-            chunks.append(Chunk(f"{doc_id}#{i}", doc_id, title, chunk_text, offset, end, i + 1, i + 1))
-            paragraphs.append(Paragraph(i + 1, offset, end))
-            position = offset
-            for r in rows:
-                sentence_chunk.append(i)
-                starts.append(position)
-                position += len(texts[r])
-                ends.append(position)
-                sentence_rows.append(r)
-            chunk_tokens.append([token for r in rows for token in tokens[r]])
-            offset = end + 2
-        document = Document(doc_id, title, text, paragraphs, content_hash=f"synthetic-{seed}-{number}")
-        parts.append(
-            DocumentPart(
-                document,
-                chunks,
-                vectors[made : made + count],
-                SentenceTable(
-                    np.array(sentence_chunk, np.int32),
-                    np.array(starts, np.int32),
-                    np.array(ends, np.int32),
-                    sentences.vectors[np.array(sentence_rows)],
-                ),
-                chunk_tokens,
+
+    def batches() -> Iterator[list]:
+        parts, passages = list(kept), taken
+        made, number = 0, 0
+        while made < missing:
+            count = min(chunks_per_document, missing - made)
+            parts.append(
+                _synthetic_document(
+                    number, count, seed, texts, tokens, sentence_vectors, per_chunk, rng, vectors[made : made + count]
+                )
             )
-        )
-        made += count
-        number += 1
-    return parts, info
+            made += count
+            passages += count
+            number += 1
+            if batch and passages >= batch and made < missing:
+                yield parts
+                parts, passages = [], 0
+        yield parts
+
+    return batches(), info
+
+
+def _synthetic_document(number, count, seed, texts, tokens, sentence_vectors, per_chunk, rng, vectors):
+    """One synthetic document of ``count`` passages of runs of real sentences (see synthetic_index_parts)."""
+    from index.segments import DocumentPart, SentenceTable
+    from ingest.documents import Chunk, Document, Paragraph
+
+    pool = len(texts)
+    doc_id = f"synthetic/{number:06d}.txt"
+    title = f"合成文档{number}"
+    chunk_texts, chunk_rows = [], []
+    for _ in range(count):
+        k = int(per_chunk[rng.integers(len(per_chunk))])
+        first = int(rng.integers(pool))
+        rows = [(first + j) % pool for j in range(k)]
+        chunk_rows.append(rows)
+        chunk_texts.append("".join(texts[r] for r in rows))
+    text = "\n\n".join(chunk_texts)
+    chunks, paragraphs, sentence_chunk, starts, ends, sentence_rows, chunk_tokens = [], [], [], [], [], [], []
+    offset = 0
+    for i, (chunk_text, rows) in enumerate(zip(chunk_texts, chunk_rows, strict=True)):
+        end = offset + len(chunk_text)
+        chunks.append(Chunk(f"{doc_id}#{i}", doc_id, title, chunk_text, offset, end, i + 1, i + 1))
+        paragraphs.append(Paragraph(i + 1, offset, end))
+        position = offset
+        for r in rows:
+            sentence_chunk.append(i)
+            starts.append(position)
+            position += len(texts[r])
+            ends.append(position)
+            sentence_rows.append(r)
+        chunk_tokens.append([token for r in rows for token in tokens[r]])
+        offset = end + 2
+    document = Document(doc_id, title, text, paragraphs, content_hash=f"synthetic-{seed}-{number}")
+    return DocumentPart(
+        document,
+        chunks,
+        vectors,
+        SentenceTable(
+            np.array(sentence_chunk, np.int32),
+            np.array(starts, np.int32),
+            np.array(ends, np.int32),
+            sentence_vectors[np.array(sentence_rows)],
+        ),
+        chunk_tokens,
+    )

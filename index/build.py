@@ -11,7 +11,8 @@ import numpy as np
 
 from index.encoder import Encoder, ProgressCallback
 from index.keyword import keyword_tokens
-from index.passage_index import DocumentPart, IndexMismatch, IndexNotFound, PassageIndex, SentenceTable
+from index.passage_index import IndexMismatch, IndexNotFound, PassageIndex
+from index.segments import DocumentPart, SentenceTable
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
 from ingest.pipeline import load_corpus
@@ -106,15 +107,15 @@ def make_parts(
     return parts
 
 
-def reusable_parts(index_dir: Path, encoder: Encoder, settings: BuildSettings) -> dict[str, DocumentPart]:
-    """Parts of the existing index, when it was built the same way (same model, same settings)."""
+def previous_index(index_dir: Path, encoder: Encoder, settings: BuildSettings) -> PassageIndex | None:
+    """The existing index, when it was built the same way (same model, same settings) and can be updated."""
     try:
         previous = PassageIndex.load(index_dir)
     except (IndexNotFound, IndexMismatch, OSError, ValueError, KeyError):
-        return {}
+        return None
     if previous.model != encoder.info or previous.manifest.get("build") != settings.to_dict():
-        return {}
-    return previous.parts()
+        return None
+    return previous
 
 
 def build_index(
@@ -139,21 +140,20 @@ def build_index(
         log(f"skipped: {problem}")
     if not documents:
         raise EmptyCorpus(f"No readable documents in {corpus_dir}; the existing index (if any) is unchanged.")
-    previous = reusable_parts(index_dir, encoder, settings) if incremental else {}
-    kept = [
-        previous[doc.doc_id]
-        for doc in documents
-        if doc.doc_id in previous and previous[doc.doc_id].document.content_hash == doc.content_hash
-    ]
-    kept_ids = {part.document.doc_id for part in kept}
-    changed = [doc for doc in documents if doc.doc_id not in kept_ids]
-    removed = sorted(set(previous) - {doc.doc_id for doc in documents})
+    previous = previous_index(index_dir, encoder, settings) if incremental else None
+    known = previous.manifest["documents"] if previous else {}
+    kept = {doc.doc_id for doc in documents if known.get(doc.doc_id, {}).get("content_hash") == doc.content_hash}
+    changed = [doc for doc in documents if doc.doc_id not in kept]
+    removed = sorted(set(known) - {doc.doc_id for doc in documents})
     log(
         f"{len(documents)} documents: {len(changed)} to embed, {len(kept)} unchanged, {len(removed)} removed; "
         f"model {encoder.name}"
     )
-    parts = kept + make_parts(changed, encoder, settings, progress)
-    index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
+    parts = make_parts(changed, encoder, settings, progress)
+    if previous is None:
+        index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
+    else:  # a new segment for the changed documents; the old copies of changed and removed ones deleted
+        index = previous.update(parts, set(known) - kept, corpus_dir, vector_store)
     index.save(index_dir)
     log(f"Index saved to {index_dir}: {len(index.chunks)} chunks.")
     return BuildReport(Path(index_dir), len(documents), len(index.chunks), problems, len(changed), removed)

@@ -1,38 +1,51 @@
-"""PassageIndex: the vector store (FAISS or Milvus), the keyword index, chunk and document metadata,
-and the manifest that says what built them — saved and loaded as one unit.
+"""PassageIndex: segments (chunks, documents, sentences, keyword index: ``index/segments.py``) beside one
+vector store (FAISS or Milvus), and the manifest that says what built them — saved and loaded as one unit.
 
-On disk an index folder holds version folders and a ``CURRENT`` file naming the
-live one. A save writes a complete new version, then swaps ``CURRENT`` with an
-atomic rename, so a build killed at any point leaves the previous index usable.
+On disk an index folder holds ``segments/`` (segment folders, written once), version folders (manifest,
+vector store, vector labels, translation tables) and a ``CURRENT`` file naming the live version. A save
+writes the new segments and a complete new version, then swaps ``CURRENT`` with an atomic rename, so a
+build killed at any point leaves the previous index usable; versions and segments the live version does
+not use are removed after the swap.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 
 from index.encoder import ModelInfo
-from index.keyword import KeywordIndex
+from index.segments import (
+    DocumentPart,
+    LiveChunks,
+    LiveDocuments,
+    LiveKeywords,
+    LiveRows,
+    LiveSentences,
+    Segment,
+    SentenceTable,
+    fsync_tree,
+    write_json,
+)
 from index.translate import QueryTranslator
 from index.vector_store import FaissStore, MilvusStore, VectorStore, create_store, is_milvus, load_store
-from ingest.documents import Chunk, Document, Paragraph
 
-# 3: sentence table, chunk and document offsets as .npy files read memory-mapped; documents.jsonl.
-FORMAT_VERSION = 3
+# 4: segments (index/segments.py) with deletions in the manifest; vector labels by live row.
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
-# Decoded chunks and documents a loaded index keeps (least recently used go first). A question reads its
-# ~200 candidates and every copy its collapsed hits cite; a document is read whole (all its text).
-CHUNK_CACHE = 16384
-DOCUMENT_CACHE = 256
+SEGMENTS = "segments"
+# When an update merges segments (a rewrite of their live documents; no re-embedding). Deleted rows cost
+# disk and a little keyword IDF accuracy; many segments cost a lookup each per question token.
+MERGE_DELETED_SHARE = 0.25  # deleted rows above this share of all rows: merge every segment into one
+MAX_SEGMENTS = 16  # more segments than this: merge all but the largest
+
+__all__ = ["DocumentPart", "IndexMismatch", "IndexNotFound", "PassageIndex", "SentenceTable"]
 
 
 class IndexNotFound(RuntimeError):
@@ -41,153 +54,6 @@ class IndexNotFound(RuntimeError):
 
 class IndexMismatch(RuntimeError):
     """The index was built with another model than the one asked for."""
-
-
-def document_to_dict(document: Document) -> dict:
-    return asdict(document)
-
-
-def document_from_dict(data: dict) -> Document:
-    paragraphs = [Paragraph(**{**p, "section": tuple(p["section"])}) for p in data["paragraphs"]]
-    return Document(**{**data, "paragraphs": paragraphs})
-
-
-@dataclass
-class SentenceTable:
-    """Every chunk's sentences: which chunk, where in the document, and their embeddings.
-
-    Used to rescore candidates by their best-matching sentence and to highlight it. A loaded table is
-    memory-mapped (the vectors are most of an index: ~870 MB at 100k passages), so a searching process
-    holds only the pages its questions touch.
-    """
-
-    chunk: np.ndarray  # int32, row -> chunk index (ascending)
-    start: np.ndarray  # int32, offsets into the document text
-    end: np.ndarray
-    vectors: np.ndarray  # float16 (halves memory; scores are computed in float32)
-    offsets: np.ndarray | None = None  # int64, chunk i's rows are offsets[i]:offsets[i + 1]
-
-    FILES = ("chunk", "start", "end", "vectors", "offsets")
-
-    def rows_of(self, chunk_index: int) -> slice:
-        if self.offsets is not None and 0 <= chunk_index < len(self.offsets) - 1:
-            return slice(int(self.offsets[chunk_index]), int(self.offsets[chunk_index + 1]))
-        # The needle in the table's own dtype: a Python int makes numpy convert the whole int32 table to
-        # int64 on every call (0.28 ms instead of 0.005 ms at 580k sentences; ~200 calls a question).
-        needle = self.chunk.dtype.type(chunk_index)
-        lo = int(np.searchsorted(self.chunk, needle, side="left"))
-        hi = int(np.searchsorted(self.chunk, needle, side="right"))
-        return slice(lo, hi)
-
-    def save(self, directory: Path, chunks: int) -> None:
-        """One .npy file per column (``sentence_<column>.npy``), so each can be memory-mapped."""
-        offsets = np.searchsorted(self.chunk, np.arange(chunks + 1, dtype=self.chunk.dtype)).astype(np.int64)
-        columns = {"chunk": self.chunk, "start": self.start, "end": self.end, "vectors": self.vectors}
-        for name, array in {**columns, "offsets": offsets}.items():
-            np.save(directory / f"sentence_{name}.npy", np.ascontiguousarray(array))
-
-    @classmethod
-    def load(cls, directory: Path) -> SentenceTable:
-        # np.asarray drops numpy.memmap's subclass (whose Python-level hooks slow every slice) but keeps
-        # the mapping: the arrays still read from the file.
-        columns = {name: np.asarray(np.load(directory / f"sentence_{name}.npy", mmap_mode="r")) for name in cls.FILES}
-        return cls(**columns)
-
-
-class LineFile:
-    """A JSON-lines file read by line number through an offsets array (line i is bytes
-    offsets[i]:offsets[i + 1]), with the most recently read lines cached: a searching process reads the
-    few chunks and documents its answers show, instead of holding every one as Python objects."""
-
-    def __init__(self, path: Path, offsets: np.ndarray, decode, cache: int):
-        self.path, self.offsets, self.decode = path, offsets, decode
-        self._file = open(path, "rb")  # noqa: SIM115 (kept open for the index's lifetime; reads use pread)
-        self.read = functools.lru_cache(maxsize=cache)(self._read)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def _read(self, i: int):
-        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        return self.decode(json.loads(os.pread(self._file.fileno(), end - start, start)))
-
-    def __iter__(self) -> Iterator:
-        with open(self.path, encoding="utf-8") as lines:  # sequential: no seek per line
-            for line in lines:
-                yield self.decode(json.loads(line))
-
-    def __del__(self) -> None:
-        file = getattr(self, "_file", None)
-        if file is not None:
-            file.close()
-
-
-class StoredChunks(Sequence[Chunk]):
-    """``index.chunks`` of a loaded index: ``chunks[i]``, ``len(chunks)``, slices and iteration, read
-    from chunks.jsonl on demand."""
-
-    def __init__(self, lines: LineFile):
-        self.lines = lines
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self.lines.read(j) for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(f"chunk {i} out of range")
-        return self.lines.read(i)
-
-    def __iter__(self) -> Iterator[Chunk]:
-        return iter(self.lines)
-
-
-class StoredDocuments(Mapping[str, Document]):
-    """``index.documents`` of a loaded index: a mapping doc_id -> Document read from documents.jsonl on
-    demand (a few are cached)."""
-
-    def __init__(self, ids: list[str], lines: LineFile):
-        self.ids = ids
-        self.position = {doc_id: i for i, doc_id in enumerate(ids)}
-        self.lines = lines
-
-    def __getitem__(self, doc_id: str) -> Document:
-        if doc_id not in self.position:
-            raise KeyError(doc_id)
-        return self.lines.read(self.position[doc_id])
-
-    def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self.position
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def values(self):  # one sequential pass over the file instead of a read per document
-        return list(self.lines)
-
-    def items(self):
-        return list(zip(self.ids, self.lines, strict=True))
-
-
-@dataclass
-class DocumentPart:
-    """One document's share of an index: its chunks, their vectors, sentences and keyword tokens."""
-
-    document: Document
-    chunks: list[Chunk]
-    vectors: np.ndarray  # float32 (chunks × dimension); a StoredVectors for parts of an existing index
-    sentences: SentenceTable  # chunk numbers local to this part
-    keyword_tokens: list[list[str]]
-    # Parts taken from an existing index: their labels in its vector store, and that store (by row).
-    labels: np.ndarray | None = None
-    source: RowVectors | None = None
 
 
 class StoredVectors:
@@ -263,20 +129,23 @@ class PassageIndex:
     def __init__(
         self,
         manifest: dict,
-        chunks: Sequence[Chunk],  # a list, or StoredChunks read on demand
-        documents: Mapping[str, Document],  # a dict, or StoredDocuments read on demand
-        vectors: RowVectors,  # the vector store by chunk row: row i = chunks[i]
-        keyword: KeywordIndex,
-        sentences: SentenceTable,
+        segments: list[Segment],
+        deleted: list[frozenset[str]],  # per segment: its documents deleted since it was written
+        vectors: RowVectors,  # the vector store by live row: row i = chunks[i]
         translator: QueryTranslator,
     ):
         self.manifest = manifest
-        self.chunks = chunks
-        self.documents = documents
+        self.segments = segments
+        self.deleted = deleted
+        self.live = LiveRows(segments, deleted)
+        self.chunks = LiveChunks(self.live)
+        self.documents = LiveDocuments(self.live)
+        self.sentences = LiveSentences(self.live)
+        self.keyword = LiveKeywords(self.live)
         self.vectors = vectors
-        self.keyword = keyword
-        self.sentences = sentences
         self.translator = translator
+        if len(vectors.labels) != len(self.chunks):
+            raise ValueError(f"{len(vectors.labels)} vector labels for {len(self.chunks)} chunks")
 
     @classmethod
     def create(
@@ -287,81 +156,142 @@ class PassageIndex:
         corpus_dir: Path | None = None,
         vector_store: str | None = None,
     ) -> PassageIndex:
-        """Assemble an index from per-document parts (new ones, and ones reused from a previous index).
+        """A new index of these parts, in one segment.
 
-        When the reused parts come from one existing vector store of the kind asked for, that store is
-        updated in place: the vectors of removed and changed documents are removed, new ones added, so
-        the work is proportional to the change. Otherwise a new store is filled (``vector_store`` is a
-        URI, default $CITELENS_VECTOR_STORE or FAISS).
-        """
-        parts = sorted(parts, key=lambda part: part.document.doc_id)
-        chunks = [chunk for part in parts for chunk in part.chunks]
-        vectors = _assemble_vectors(parts, model.dimension, vector_store)
-        sentence_chunk, offset = [], 0
-        for part in parts:
-            sentence_chunk.append(part.sentences.chunk + offset)
-            offset += len(part.chunks)
-        sentences = SentenceTable(
-            np.concatenate(sentence_chunk).astype(np.int32),
-            np.concatenate([p.sentences.start for p in parts]).astype(np.int32),
-            np.concatenate([p.sentences.end for p in parts]).astype(np.int32),
-            np.concatenate([p.sentences.vectors for p in parts]).astype(np.float16),
-        )
+        When the parts come from one existing vector store of the kind asked for, that store is updated in
+        place (vectors of documents not among the parts removed, new ones added); otherwise a new store is
+        filled (``vector_store`` is a URI, default $CITELENS_VECTOR_STORE or FAISS)."""
+        segment = Segment.from_parts(parts)
+        by_id = {part.document.doc_id: part for part in parts}
+        vectors = _assemble_vectors([by_id[doc_id] for doc_id in segment.document_rows], model.dimension, vector_store)
+        translator = QueryTranslator.build(segment.keyword.vocabulary)
         manifest = {
-            "format_version": FORMAT_VERSION,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "model": model.to_dict(),
             "build": build_settings,
             "corpus": str(Path(corpus_dir).resolve()) if corpus_dir else None,
-            "vector_index": vectors.store.describe(),
-            "keyword_index": "bm25s over jieba search-mode tokens",
-            "counts": {"documents": len(parts), "chunks": len(chunks), "sentences": len(sentences.chunk)},
-            "documents": {
-                part.document.doc_id: {
-                    "title": part.document.title,
-                    "content_hash": part.document.content_hash,
-                    "date": part.document.date,
-                    "paragraphs": len(part.document.paragraphs),
-                    "chunks": len(part.chunks),
-                }
-                for part in parts
-            },
+            "documents": {part.document.doc_id: _document_entry(part, segment.name) for part in parts},
         }
-        keyword = KeywordIndex.from_tokens([tokens for part in parts for tokens in part.keyword_tokens])
-        translator = QueryTranslator.build(keyword.vocabulary)
-        documents = {part.document.doc_id: part.document for part in parts}
-        return cls(manifest, chunks, documents, vectors, keyword, sentences, translator)
+        return cls(_stamped(manifest, [segment], [frozenset()], vectors), [segment], [frozenset()], vectors, translator)
+
+    def update(
+        self,
+        parts: list[DocumentPart],
+        removed: Collection[str],
+        corpus_dir: Path | None = None,
+        vector_store: str | None = None,
+    ) -> PassageIndex:
+        """This index without the documents in ``removed`` and with ``parts`` (a changed document is in
+        both): one new segment for the parts, the old copies marked deleted, the vector store updated in
+        place. The work follows the change, not the collection, until deleted rows or segments pile up and
+        a merge rewrites segments (``MERGE_DELETED_SHARE``, ``MAX_SEGMENTS``)."""
+        removed = set(removed) & set(self.documents)
+        if not _same_store_kind(self.vectors.store, vector_store):  # another store asked for: one new index
+            kept = [part for doc_id, part in self.parts().items() if doc_id not in removed]
+            return PassageIndex.create(kept + list(parts), self.model, self.manifest["build"], corpus_dir, vector_store)
+        deleted = [set(gone) for gone in self.deleted]
+        keep = np.ones(len(self.chunks), bool)
+        for doc_id in removed:
+            s = self.documents.segment_of[doc_id]
+            deleted[s].add(doc_id)
+            first, count = self.segments[s].document_rows[doc_id]
+            live = self.live.to_live[s][first : first + count]
+            keep[live] = False
+        store = self.vectors.store
+        store.remove(self.vectors.labels[~keep])
+        labels = [self.vectors.labels[keep]]
+        segments = list(self.segments)
+        entries = {doc_id: entry for doc_id, entry in self.manifest["documents"].items() if doc_id not in removed}
+        translator = self.translator
+        if parts:
+            segment = Segment.from_parts(parts)
+            by_id = {part.document.doc_id: part for part in parts}
+            next_label = self.vectors.next_label()
+            for doc_id in segment.document_rows:
+                part = by_id[doc_id]
+                new = np.arange(next_label, next_label + len(part.chunks), dtype=np.int64)
+                next_label += len(new)
+                if len(new):
+                    store.add(new, np.asarray(part.vectors, dtype=np.float32))
+                labels.append(new)
+                entries[doc_id] = _document_entry(part, segment.name)
+            segments.append(segment)
+            deleted.append(set())
+            if any(token not in self.keyword.vocabulary for token in segment.keyword.vocabulary):
+                translator = None  # new words: translations are looked up again (below)
+        frozen = [frozenset(gone) for gone in deleted]
+        vectors = RowVectors(store, np.concatenate(labels))
+        if translator is None:
+            translator = QueryTranslator.build(LiveKeywords(LiveRows(segments, frozen)).vocabulary)
+        manifest = {**self.manifest, "documents": entries}
+        if corpus_dir:
+            manifest["corpus"] = str(Path(corpus_dir).resolve())
+        index = PassageIndex(_stamped(manifest, segments, frozen, vectors), segments, frozen, vectors, translator)
+        return index.merged()
+
+    def merged(self) -> PassageIndex:
+        """This index, with segments merged when the policy asks (see ``update``); else itself."""
+        rows = self.live.rows
+        if rows and rows - len(self.chunks) > MERGE_DELETED_SHARE * rows:
+            return self.merge(range(len(self.segments)))
+        if len(self.segments) > MAX_SEGMENTS:
+            largest = max(range(len(self.segments)), key=lambda s: len(self.live.local[s]))
+            return self.merge([s for s in range(len(self.segments)) if s != largest])
+        return self
+
+    def merge(self, which) -> PassageIndex:
+        """Segments ``which`` rewritten as one new segment of their live documents (placed last). Vectors
+        are not touched: they stay in the store under their labels."""
+        which = sorted(set(which))
+        parts = [part for s in which for part in self._segment_parts(s)]
+        merged = Segment.from_parts(parts)
+        by_id = {part.document.doc_id: part for part in parts}
+        others = [s for s in range(len(self.segments)) if s not in which]
+        segments = [self.segments[s] for s in others] + [merged]
+        deleted = [self.deleted[s] for s in others] + [frozenset()]
+        bases = self.live.bases
+        labels = [self.vectors.labels[bases[s] : bases[s + 1]] for s in others]
+        labels += [np.asarray(by_id[doc_id].labels, dtype=np.int64) for doc_id in merged.document_rows]
+        vectors = RowVectors(self.vectors.store, np.concatenate(labels) if labels else np.zeros(0, np.int64))
+        entries = {
+            doc_id: {**entry, "segment": merged.name} if doc_id in by_id else entry
+            for doc_id, entry in self.manifest["documents"].items()
+        }
+        translator = QueryTranslator.build(LiveKeywords(LiveRows(segments, deleted)).vocabulary)
+        manifest = _stamped({**self.manifest, "documents": entries}, segments, deleted, vectors)
+        return PassageIndex(manifest, segments, deleted, vectors, translator)
 
     def parts(self) -> dict[str, DocumentPart]:
-        """This index split back into per-document parts (no re-embedding), for incremental builds.
+        """This index split back into per-document parts (no re-embedding), for rebuilds and merges.
 
-        Their vectors stay in the store (fetched only if the next index does not reuse the store).
-        """
-        parts: dict[str, DocumentPart] = {}
-        chunks = list(self.chunks)  # one sequential read of a stored index
-        tokens = self.keyword.tokens
-        first = 0
-        while first < len(chunks):
-            doc_id = chunks[first].doc_id
-            last = first
-            while last < len(chunks) and chunks[last].doc_id == doc_id:
-                last += 1
-            rows = slice(self.sentences.rows_of(first).start, self.sentences.rows_of(last - 1).stop)
-            parts[doc_id] = DocumentPart(
-                self.documents[doc_id],
-                chunks[first:last],
-                StoredVectors(self.vectors.store, self.vectors.labels[first:last]),
-                SentenceTable(
-                    self.sentences.chunk[rows] - first,
-                    self.sentences.start[rows],
-                    self.sentences.end[rows],
-                    self.sentences.vectors[rows],
-                ),
-                tokens[first:last],
-                self.vectors.labels[first:last],
-                self.vectors,
+        Their vectors stay in the store (fetched only if the next index does not reuse the store)."""
+        return {part.document.doc_id: part for s in range(len(self.segments)) for part in self._segment_parts(s)}
+
+    def part(self, doc_id: str) -> DocumentPart:
+        """One live document's part."""
+        s = self.documents.segment_of[doc_id]
+        return next(part for part in self._segment_parts(s, {doc_id}) if part.document.doc_id == doc_id)
+
+    def _segment_parts(self, s: int, only: Collection[str] | None = None) -> list[DocumentPart]:
+        segment, table = self.segments[s], self.segments[s].sentences
+        tokens = segment.keyword.tokens
+        parts = []
+        for doc_id, (first, count) in segment.document_rows.items():
+            if doc_id in self.deleted[s] or (only is not None and doc_id not in only):
+                continue
+            live = int(self.live.to_live[s][first]) if count else 0
+            labels = self.vectors.labels[live : live + count]
+            rows = slice(int(table.offsets[first]), int(table.offsets[first + count]))
+            parts.append(
+                DocumentPart(
+                    segment.documents[doc_id],
+                    list(segment.chunks[first : first + count]),
+                    StoredVectors(self.vectors.store, labels),
+                    SentenceTable(table.chunk[rows] - first, table.start[rows], table.end[rows], table.vectors[rows]),
+                    tokens[first : first + count],
+                    labels,
+                    self.vectors,
+                )
             )
-            first = last
         return parts
 
     @property
@@ -392,28 +322,24 @@ class PassageIndex:
     # ---- persistence -------------------------------------------------------------
 
     def save(self, directory: Path) -> Path:
-        """Write a new version folder, then atomically point CURRENT at it."""
+        """Write new segments and a new version folder, then atomically point CURRENT at the version."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        for segment in self.segments:
+            segment.save(directory / SEGMENTS)
         version = f"v{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         staging = directory / f".{version}.partial"
         staging.mkdir()
         self.manifest["vector_index"] = self.vectors.store.save(staging)
         np.save(staging / "vector_labels.npy", self.vectors.labels)
-        _write_json(staging / "manifest.json", self.manifest)
-        _write_lines(staging / "chunks.jsonl", (chunk.to_dict() for chunk in self.chunks))
-        documents = (document_to_dict(d) for d in self.documents.values())
-        ids = _write_lines(staging / "documents.jsonl", documents, key="doc_id")
-        _write_json(staging / "document_ids.json", ids)
-        self.keyword.save(staging / "keyword")
-        self.sentences.save(staging, len(self.chunks))
-        _write_json(staging / "translation.json", self.translator.to_dict())
-        _fsync_tree(staging)
+        write_json(staging / "manifest.json", self.manifest)
+        write_json(staging / "translation.json", self.translator.to_dict())
+        fsync_tree(staging)
         staging.rename(directory / version)
         pointer = directory / f".{CURRENT}.{version}"
         pointer.write_text(version + "\n", encoding="utf-8")
         os.replace(pointer, directory / CURRENT)
-        _prune_versions(directory, keep=version)
+        _prune(directory, keep=version, segments={segment.name for segment in self.segments})
         self.vectors.store.published()
         return directory / version
 
@@ -426,57 +352,72 @@ class PassageIndex:
                 f"{directory} has index format {manifest.get('format_version')}, this CiteLens reads "
                 f"{FORMAT_VERSION}; rebuild it with: python -m index build --index {directory}"
             )
-        chunks = StoredChunks(
-            LineFile(version_dir / "chunks.jsonl", _offsets(version_dir, "chunks"), Chunk.from_dict, CHUNK_CACHE)
-        )
-        ids = json.loads((version_dir / "document_ids.json").read_text(encoding="utf-8"))
-        documents = LineFile(
-            version_dir / "documents.jsonl", _offsets(version_dir, "documents"), document_from_dict, DOCUMENT_CACHE
-        )
-        index = cls(
-            manifest,
-            chunks,
-            StoredDocuments(ids, documents),
-            _load_vectors(version_dir, manifest, len(chunks)),
-            KeywordIndex.load(version_dir / "keyword"),
-            SentenceTable.load(version_dir),
-            QueryTranslator.from_dict(json.loads((version_dir / "translation.json").read_text(encoding="utf-8"))),
-        )
+        segments = [Segment.load(Path(directory) / SEGMENTS, entry["name"]) for entry in manifest["segments"]]
+        deleted = [frozenset(entry["deleted"]) for entry in manifest["segments"]]
+        description = manifest.get("vector_index")
+        store = load_store(version_dir, description if isinstance(description, dict) else None)
+        vectors = RowVectors(store, np.load(version_dir / "vector_labels.npy"))
+        translation = json.loads((version_dir / "translation.json").read_text(encoding="utf-8"))
+        index = cls(manifest, segments, deleted, vectors, QueryTranslator.from_dict(translation))
         if model is not None:
             index.check_model(model)
         return index
 
 
-def _load_vectors(version_dir: Path, manifest: dict, rows: int) -> RowVectors:
-    description = manifest.get("vector_index")
-    store = load_store(version_dir, description if isinstance(description, dict) else None)
-    labels_file = version_dir / "vector_labels.npy"
-    labels = np.load(labels_file) if labels_file.exists() else np.arange(rows, dtype=np.int64)
-    return RowVectors(store, labels)
+def _document_entry(part: DocumentPart, segment: str) -> dict:
+    document = part.document
+    return {
+        "title": document.title,
+        "content_hash": document.content_hash,
+        "date": document.date,
+        "paragraphs": len(document.paragraphs),
+        "chunks": len(part.chunks),
+        "segment": segment,
+    }
 
 
-def _reusable_store(parts: list[DocumentPart], uri: str | None) -> RowVectors | None:
-    """The one existing store all reused parts come from, when it is of the kind asked for."""
+def _stamped(manifest: dict, segments: list[Segment], deleted: list[frozenset[str]], vectors: RowVectors) -> dict:
+    """The manifest with what every version states afresh: format, time, segments, counts, store."""
+    live = LiveRows(segments, deleted)
+    return {
+        **manifest,
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "vector_index": vectors.store.describe(),
+        "keyword_index": "bm25s over jieba search-mode tokens, one index a segment",
+        "segments": [
+            {"name": segment.name, "chunks": len(segment), "deleted": sorted(gone)}
+            for segment, gone in zip(segments, deleted, strict=True)
+        ],
+        "counts": {
+            "documents": len(manifest["documents"]),
+            "chunks": len(live),
+            "sentences": len(LiveSentences(live)),
+            "segments": len(segments),
+            "deleted_chunks": live.rows - len(live),
+        },
+    }
+
+
+def _same_store_kind(store: VectorStore, uri: str | None) -> bool:
+    """Whether ``store`` is the kind of store the URI asks for (so it can be updated in place)."""
     from index import settings
 
-    sources = {id(part.source): part.source for part in parts if part.source is not None}
-    if len(sources) != 1:
-        return None
-    source = next(iter(sources.values()))
     wanted = settings.vector_store_uri(uri)
-    store = source.store
     if is_milvus(wanted):
         from index.vector_store import parse_milvus_uri
 
-        same = isinstance(store, MilvusStore) and parse_milvus_uri(wanted)[0] == store.address
-        return source if same else None
+        return isinstance(store, MilvusStore) and parse_milvus_uri(wanted)[0] == store.address
     policy = wanted.partition(":")[2] or "auto"
-    return source if isinstance(store, FaissStore) and store.policy == policy else None
+    return isinstance(store, FaissStore) and store.policy == policy
 
 
 def _assemble_vectors(parts: list[DocumentPart], dimension: int, uri: str | None) -> RowVectors:
-    source = _reusable_store(parts, uri)
-    if source is None:  # a new store, filled from every part
+    """The parts' vectors by row: in the one existing store they all come from when it is of the kind
+    asked for (updated in place), else in a new store."""
+    sources = {id(part.source): part.source for part in parts if part.source is not None}
+    source = next(iter(sources.values())) if len(sources) == 1 else None
+    if source is None or not _same_store_kind(source.store, uri):  # a new store, filled from every part
         store = create_store(uri, dimension)
         labels = np.arange(sum(len(part.chunks) for part in parts), dtype=np.int64)
         if len(labels):
@@ -517,38 +458,12 @@ def read_manifest(directory: Path) -> dict:
     return json.loads((live_version(directory) / "manifest.json").read_text(encoding="utf-8"))
 
 
-def _write_lines(path: Path, records, key: str | None = None) -> list:
-    """One JSON object a line, and ``<stem>_offsets.npy``: where each line starts (and the file's end)."""
-    offsets, keys, position = [0], [], 0
-    with open(path, "wb") as out:
-        for record in records:
-            line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-            out.write(line)
-            position += len(line)
-            offsets.append(position)
-            if key is not None:
-                keys.append(record[key])
-    np.save(path.with_name(f"{path.stem}_offsets.npy"), np.array(offsets, dtype=np.int64))
-    return keys
-
-
-def _offsets(version_dir: Path, stem: str) -> np.ndarray:
-    return np.asarray(np.load(version_dir / f"{stem}_offsets.npy", mmap_mode="r"))
-
-
-def _write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def _fsync_tree(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-
-
-def _prune_versions(directory: Path, keep: str) -> None:
-    """Remove older versions and leftovers of killed builds (never the live one)."""
+def _prune(directory: Path, keep: str, segments: set[str]) -> None:
+    """Remove older versions, segments the live version does not use, and leftovers of killed builds
+    (never the live ones). A process still searching an older version keeps its open files."""
     for path in directory.iterdir():
         if path.is_dir() and path.name != keep and (path.name.startswith("v") or path.name.endswith(".partial")):
+            shutil.rmtree(path, ignore_errors=True)
+    for path in (directory / SEGMENTS).iterdir() if (directory / SEGMENTS).is_dir() else ():
+        if path.is_dir() and path.name not in segments:
             shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,538 @@
+"""Segments: the immutable parts of an index on disk, and the live view a search reads through.
+
+An index is a list of segments beside one vector store. A full build writes one segment. An incremental
+build writes one more segment holding only the added and changed documents, and marks the old copies of
+changed and removed documents deleted in the new version's manifest: the work and the bytes written
+follow the change, not the collection (the design of Lucene's and Milvus's segments). Deleted rows stay
+on disk until a merge rewrites the segments they are in (``PassageIndex.update``'s policy).
+
+The rest of CiteLens sees live rows numbered 0..n-1, segment after segment: ``LiveChunks``,
+``LiveDocuments``, ``LiveSentences`` and ``LiveKeywords`` map them to segment rows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.keyword import KeywordIndex
+from ingest.documents import Chunk, Document, Paragraph
+
+# Decoded chunks and documents a loaded segment keeps (least recently used go first). A question reads
+# its ~200 candidates and every copy its collapsed hits cite; a document is read whole (all its text).
+CHUNK_CACHE = 16384
+DOCUMENT_CACHE = 256
+
+
+def document_to_dict(document: Document) -> dict:
+    return asdict(document)
+
+
+def document_from_dict(data: dict) -> Document:
+    paragraphs = [Paragraph(**{**p, "section": tuple(p["section"])}) for p in data["paragraphs"]]
+    return Document(**{**data, "paragraphs": paragraphs})
+
+
+@dataclass
+class SentenceTable:
+    """Every chunk's sentences: which chunk, where in the document, and their embeddings.
+
+    Used to rescore candidates by their best-matching sentence and to highlight it. A loaded table is
+    memory-mapped (the vectors are most of an index: ~870 MB at 100k passages), so a searching process
+    holds only the pages its questions touch.
+    """
+
+    chunk: np.ndarray  # int32, row -> chunk index (ascending)
+    start: np.ndarray  # int32, offsets into the document text
+    end: np.ndarray
+    vectors: np.ndarray  # float16 (halves memory; scores are computed in float32)
+    offsets: np.ndarray | None = None  # int64, chunk i's rows are offsets[i]:offsets[i + 1]
+
+    FILES = ("chunk", "start", "end", "vectors", "offsets")
+
+    def __len__(self) -> int:
+        return len(self.chunk)
+
+    def rows_of(self, chunk_index: int) -> slice:
+        if self.offsets is not None and 0 <= chunk_index < len(self.offsets) - 1:
+            return slice(int(self.offsets[chunk_index]), int(self.offsets[chunk_index + 1]))
+        # The needle in the table's own dtype: a Python int makes numpy convert the whole int32 table to
+        # int64 on every call (0.28 ms instead of 0.005 ms at 580k sentences; ~200 calls a question).
+        needle = self.chunk.dtype.type(chunk_index)
+        lo = int(np.searchsorted(self.chunk, needle, side="left"))
+        hi = int(np.searchsorted(self.chunk, needle, side="right"))
+        return slice(lo, hi)
+
+    def with_offsets(self, chunks: int) -> SentenceTable:
+        offsets = np.searchsorted(self.chunk, np.arange(chunks + 1, dtype=self.chunk.dtype)).astype(np.int64)
+        return SentenceTable(self.chunk, self.start, self.end, self.vectors, offsets)
+
+    def save(self, directory: Path, chunks: int) -> None:
+        """One .npy file per column (``sentence_<column>.npy``), so each can be memory-mapped."""
+        table = self.with_offsets(chunks)
+        for name in self.FILES:
+            np.save(directory / f"sentence_{name}.npy", np.ascontiguousarray(getattr(table, name)))
+
+    @classmethod
+    def load(cls, directory: Path) -> SentenceTable:
+        # np.asarray drops numpy.memmap's subclass (whose Python-level hooks slow every slice) but keeps
+        # the mapping: the arrays still read from the file.
+        columns = {name: np.asarray(np.load(directory / f"sentence_{name}.npy", mmap_mode="r")) for name in cls.FILES}
+        return cls(**columns)
+
+
+class LineFile:
+    """A JSON-lines file read by line number through an offsets array (line i is bytes
+    offsets[i]:offsets[i + 1]), with the most recently read lines cached: a searching process reads the
+    few chunks and documents its answers show, instead of holding every one as Python objects."""
+
+    def __init__(self, path: Path, offsets: np.ndarray, decode, cache: int):
+        self.path, self.offsets, self.decode = path, offsets, decode
+        self._file = open(path, "rb")  # noqa: SIM115 (kept open for the index's lifetime; reads use pread)
+        self.read = functools.lru_cache(maxsize=cache)(self._read)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def _read(self, i: int):
+        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self.decode(json.loads(os.pread(self._file.fileno(), end - start, start)))
+
+    def __iter__(self) -> Iterator:
+        with open(self.path, encoding="utf-8") as lines:  # sequential: no seek per line
+            for line in lines:
+                yield self.decode(json.loads(line))
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
+
+class StoredChunks(Sequence[Chunk]):
+    """A saved segment's chunks: ``chunks[i]``, ``len(chunks)``, slices and iteration, read from
+    chunks.jsonl on demand."""
+
+    def __init__(self, lines: LineFile):
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.lines.read(j) for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"chunk {i} out of range")
+        return self.lines.read(i)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return iter(self.lines)
+
+
+@dataclass
+class DocumentPart:
+    """One document's share of an index: its chunks, their vectors, sentences and keyword tokens."""
+
+    document: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray  # float32 (chunks × dimension); a StoredVectors for parts of an existing index
+    sentences: SentenceTable  # chunk numbers local to this part
+    keyword_tokens: list[list[str]]
+    # Parts taken from an existing index: their labels in its vector store, and that store (by row).
+    labels: np.ndarray | None = None
+    source: object | None = None  # the RowVectors the labels belong to
+
+
+class Segment:
+    """Chunks, documents, sentences and a keyword index of some documents; immutable once saved.
+
+    A segment's rows are its chunks, documents in doc_id order, each document's chunks together
+    (``document_rows``)."""
+
+    def __init__(
+        self,
+        name: str,
+        chunks: Sequence[Chunk],
+        documents: Mapping[str, Document] | Sequence[Document],
+        document_rows: dict[str, tuple[int, int]],
+        sentences: SentenceTable,
+        keyword: KeywordIndex,
+        directory: Path | None = None,
+    ):
+        self.name = name
+        self.chunks = chunks
+        self.documents = documents  # a dict in memory; read on demand from a saved segment
+        self.document_rows = document_rows  # doc_id -> (first row, number of rows)
+        self.sentences = sentences
+        self.keyword = keyword
+        self.directory = directory  # where it is saved (None: in memory only)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def document(self, doc_id: str) -> Document:
+        return self.documents[doc_id]
+
+    @classmethod
+    def from_parts(cls, parts: Iterable[DocumentPart]) -> Segment:
+        parts = sorted(parts, key=lambda part: part.document.doc_id)
+        chunks = [chunk for part in parts for chunk in part.chunks]
+        sentence_chunk, rows, offset = [], {}, 0
+        for part in parts:
+            sentence_chunk.append(np.asarray(part.sentences.chunk, dtype=np.int64) + offset)
+            rows[part.document.doc_id] = (offset, len(part.chunks))
+            offset += len(part.chunks)
+        dimension = next((p.sentences.vectors.shape[1] for p in parts if len(p.sentences.vectors)), 0)
+        sentences = SentenceTable(
+            np.concatenate(sentence_chunk).astype(np.int32) if parts else np.zeros(0, np.int32),
+            np.concatenate([p.sentences.start for p in parts]).astype(np.int32) if parts else np.zeros(0, np.int32),
+            np.concatenate([p.sentences.end for p in parts]).astype(np.int32) if parts else np.zeros(0, np.int32),
+            np.concatenate([p.sentences.vectors for p in parts]).astype(np.float16)
+            if parts
+            else np.zeros((0, dimension), np.float16),
+        ).with_offsets(len(chunks))
+        keyword = KeywordIndex.from_tokens([tokens for part in parts for tokens in part.keyword_tokens])
+        documents = {part.document.doc_id: part.document for part in parts}
+        return cls(new_segment_name(), chunks, documents, rows, sentences, keyword)
+
+    # ---- persistence -------------------------------------------------------------
+
+    def save(self, segments_dir: Path) -> None:
+        """Write this segment to ``segments_dir/<name>`` (once: a saved segment never changes). Written to a
+        .partial folder and renamed, so a killed build leaves no half segment under its name."""
+        target = segments_dir / self.name
+        if target.exists():
+            return
+        segments_dir.mkdir(parents=True, exist_ok=True)
+        staging = segments_dir / f".{self.name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        if self.directory is not None:  # saved elsewhere (an index saved to a new folder): copy it
+            shutil.copytree(self.directory, staging)
+        else:
+            staging.mkdir()
+            _write_lines(staging / "chunks.jsonl", (chunk.to_dict() for chunk in self.chunks))
+            ids = _write_lines(
+                staging / "documents.jsonl", (document_to_dict(self.documents[d]) for d in self.document_rows)
+            )
+            assert ids == list(self.document_rows)
+            rows = [[doc_id, first, count] for doc_id, (first, count) in self.document_rows.items()]
+            write_json(staging / "segment.json", {"chunks": len(self.chunks), "documents": rows})
+            self.keyword.save(staging / "keyword")
+            self.sentences.save(staging, len(self.chunks))
+        fsync_tree(staging)
+        staging.rename(target)
+        self.directory = target
+
+    @classmethod
+    def load(cls, segments_dir: Path, name: str) -> Segment:
+        directory = segments_dir / name
+        info = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
+        rows = {doc_id: (first, count) for doc_id, first, count in info["documents"]}
+        chunks = StoredChunks(
+            LineFile(directory / "chunks.jsonl", _offsets(directory, "chunks"), Chunk.from_dict, CHUNK_CACHE)
+        )
+        documents = StoredDocuments(
+            list(rows),
+            LineFile(
+                directory / "documents.jsonl", _offsets(directory, "documents"), document_from_dict, DOCUMENT_CACHE
+            ),
+        )
+        return cls(
+            name,
+            chunks,
+            documents,
+            rows,
+            SentenceTable.load(directory),
+            KeywordIndex.load(directory / "keyword"),
+            directory,
+        )
+
+
+class StoredDocuments(Mapping[str, Document]):
+    """A saved segment's documents: doc_id -> Document read from documents.jsonl on demand."""
+
+    def __init__(self, ids: list[str], lines: LineFile):
+        self.ids = ids
+        self.position = {doc_id: i for i, doc_id in enumerate(ids)}
+        self.lines = lines
+
+    def __getitem__(self, doc_id: str) -> Document:
+        if doc_id not in self.position:
+            raise KeyError(doc_id)
+        return self.lines.read(self.position[doc_id])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def new_segment_name() -> str:
+    return f"s{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+# ---- the live view ---------------------------------------------------------------------------------
+
+
+class LiveRows:
+    """Which rows of each segment are live, numbered 0..n-1 segment after segment."""
+
+    def __init__(self, segments: list[Segment], deleted: list[frozenset[str]]):
+        self.segments = segments
+        self.deleted = deleted
+        self.local: list[np.ndarray] = []  # per segment: its live rows, ascending
+        self.to_live: list[np.ndarray] = []  # per segment: row -> live row (-1: deleted)
+        bases = [0]
+        for segment, gone in zip(segments, deleted, strict=True):
+            mask = np.ones(len(segment), bool)
+            for doc_id in gone:
+                first, count = segment.document_rows[doc_id]
+                mask[first : first + count] = False
+            local = np.flatnonzero(mask)
+            to_live = np.full(len(mask), -1, np.int64)
+            to_live[local] = bases[-1] + np.arange(len(local))
+            self.local.append(local)
+            self.to_live.append(to_live)
+            bases.append(bases[-1] + len(local))
+        self.bases = bases  # live rows of segment s are bases[s]:bases[s + 1]
+
+    def __len__(self) -> int:
+        return self.bases[-1]
+
+    @property
+    def rows(self) -> int:
+        """Rows on disk, deleted ones included."""
+        return sum(len(segment) for segment in self.segments)
+
+    def locate(self, live_row: int) -> tuple[int, int]:
+        """(segment, its row) of a live row."""
+        if not 0 <= live_row < self.bases[-1]:
+            raise IndexError(f"chunk {live_row} out of range")
+        s = bisect.bisect_right(self.bases, live_row) - 1
+        return s, int(self.local[s][live_row - self.bases[s]])
+
+    def is_live(self, doc_id: str, s: int) -> bool:
+        return doc_id in self.segments[s].document_rows and doc_id not in self.deleted[s]
+
+
+class LiveChunks(Sequence[Chunk]):
+    """``index.chunks``: live chunk i, read from its segment."""
+
+    def __init__(self, rows: LiveRows):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        s, row = self.rows.locate(i + len(self) if i < 0 else i)
+        return self.rows.segments[s].chunks[row]
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for segment, to_live in zip(self.rows.segments, self.rows.to_live, strict=True):
+            for chunk, live in zip(segment.chunks, to_live, strict=True):  # sequential read, deleted skipped
+                if live >= 0:
+                    yield chunk
+
+
+class LiveDocuments(Mapping[str, Document]):
+    """``index.documents``: doc_id -> Document, for the live documents of every segment."""
+
+    def __init__(self, rows: LiveRows):
+        self.rows = rows
+        self.segment_of = {
+            doc_id: s
+            for s, segment in enumerate(rows.segments)
+            for doc_id in segment.document_rows
+            if doc_id not in rows.deleted[s]
+        }
+
+    def __getitem__(self, doc_id: str) -> Document:
+        if doc_id not in self.segment_of:
+            raise KeyError(doc_id)
+        return self.rows.segments[self.segment_of[doc_id]].documents[doc_id]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self.segment_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.segment_of)
+
+    def __len__(self) -> int:
+        return len(self.segment_of)
+
+
+class LiveSentences:
+    """``index.sentences``: the sentences of live chunks. Sentence rows are numbered over all segments
+    (segment s's row r is ``bases[s] + r``); ``rows_of(chunk)`` gives a live chunk's rows, and the columns
+    ``start``, ``end`` and ``vectors`` take a row or a slice of one chunk's rows."""
+
+    def __init__(self, rows: LiveRows):
+        self.rows = rows
+        self.tables = [segment.sentences for segment in rows.segments]
+        self.bases = [0]
+        for table in self.tables:
+            self.bases.append(self.bases[-1] + len(table))
+        self.start = _SentenceColumn(self, "start")
+        self.end = _SentenceColumn(self, "end")
+        self.vectors = _SentenceColumn(self, "vectors")
+
+    def rows_of(self, chunk: int) -> slice:
+        s, row = self.rows.locate(chunk)
+        local = self.tables[s].rows_of(row)
+        return slice(self.bases[s] + local.start, self.bases[s] + local.stop)
+
+    def __len__(self) -> int:
+        """Sentences of live chunks."""
+        total = 0
+        for table, local in zip(self.tables, self.rows.local, strict=True):  # segments' tables carry offsets
+            total += int((table.offsets[local + 1] - table.offsets[local]).sum())
+        return total
+
+    def _locate(self, row: int) -> tuple[int, int]:
+        s = bisect.bisect_right(self.bases, row) - 1
+        return s, row - self.bases[s]
+
+
+class _SentenceColumn:
+    def __init__(self, sentences: LiveSentences, name: str):
+        self.sentences, self.name = sentences, name
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):  # one chunk's rows: always within one segment
+            s, start = self.sentences._locate(key.start)
+            return getattr(self.sentences.tables[s], self.name)[start : start + (key.stop - key.start)]
+        s, row = self.sentences._locate(int(key))
+        return getattr(self.sentences.tables[s], self.name)[row]
+
+
+def lucene_idf(document_frequency: int, documents: int) -> float:
+    """BM25's IDF as bm25s's default ("lucene") method computes it."""
+    return math.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+class LiveKeywords:
+    """``index.keyword``: BM25 over the live rows of every segment.
+
+    Each segment holds a bm25s index whose scores carry that segment's IDF. Postings are rescaled to the
+    IDF over all segments (document frequency and count summed, deleted rows included until a merge, as
+    Lucene does), so a small new segment's rare words weigh what they weigh in the whole collection. The
+    length normalisation stays per segment (its own average passage length): with one segment the scores
+    are bm25s's own, to the bit."""
+
+    def __init__(self, rows: LiveRows):
+        self.rows = rows
+        self.indexes = [segment.keyword for segment in rows.segments]
+        self.vocabulary = _Vocabulary([index.vocabulary for index in self.indexes])
+        self.documents = sum(index.passages for index in self.indexes)
+
+    @property
+    def passages(self) -> int:
+        return len(self.rows)
+
+    def postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """(live rows ascending, BM25 scores float32) of the passages holding this token."""
+        found = [index.postings(token) for index in self.indexes]
+        if len(found) == 1:
+            rows, values = found[0]
+            live = self.rows.to_live[0][rows]
+            keep = live >= 0
+            return (live, values) if bool(keep.all()) else (live[keep], values[keep])
+        frequency = sum(len(rows) for rows, _ in found)
+        if frequency == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        idf = lucene_idf(frequency, self.documents)
+        all_rows, all_values = [], []
+        for index, to_live, (rows, values) in zip(self.indexes, self.rows.to_live, found, strict=True):
+            if not len(rows):
+                continue
+            scale = idf / lucene_idf(len(rows), index.passages)
+            live = to_live[rows]
+            keep = live >= 0
+            all_rows.append(live[keep])
+            all_values.append(values[keep] * np.float32(scale) if scale != 1.0 else values[keep])
+        return np.concatenate(all_rows), np.concatenate(all_values).astype(np.float32)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every live passage for these tokens (unknown tokens are ignored)."""
+        total = np.zeros(len(self.rows), np.float32)
+        for token in query_tokens:
+            rows, values = self.postings(token)
+            total[rows] += values
+        return total
+
+    @property
+    def tokens(self) -> list[list[str]]:
+        """Each live passage's keyword tokens (read from disk: for builds, not searches)."""
+        out: list[list[str]] = []
+        for index, local in zip(self.indexes, self.rows.local, strict=True):
+            tokens = index.tokens
+            out += [tokens[row] for row in local]
+        return out
+
+
+class _Vocabulary:
+    """The union of the segments' vocabularies: membership without building one big dictionary."""
+
+    def __init__(self, vocabularies: list[Mapping[str, int]]):
+        self.vocabularies = vocabularies
+
+    def __contains__(self, token: object) -> bool:
+        return any(token in vocabulary for vocabulary in self.vocabularies)
+
+    def __iter__(self) -> Iterator[str]:
+        if len(self.vocabularies) == 1:
+            return iter(self.vocabularies[0])
+        return iter(set().union(*self.vocabularies))
+
+
+# ---- files -----------------------------------------------------------------------------------------
+
+
+def _write_lines(path: Path, records) -> list:
+    """One JSON object a line, and ``<stem>_offsets.npy``: where each line starts (and the file's end).
+    Returns the records' doc_id fields, in order."""
+    offsets, keys, position = [0], [], 0
+    with open(path, "wb") as out:
+        for record in records:
+            line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+            out.write(line)
+            position += len(line)
+            offsets.append(position)
+            keys.append(record.get("doc_id"))
+    np.save(path.with_name(f"{path.stem}_offsets.npy"), np.array(offsets, dtype=np.int64))
+    return keys
+
+
+def _offsets(directory: Path, stem: str) -> np.ndarray:
+    return np.asarray(np.load(directory / f"{stem}_offsets.npy", mmap_mode="r"))
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def fsync_tree(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())

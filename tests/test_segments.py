@@ -1,0 +1,173 @@
+"""Segments: an incremental build writes only the change (a new segment, deletions in the manifest), the
+old segments stay as they were on disk, deleted rows never reach a result, merges drop them, and a build
+killed before the switch leaves the previous index in use."""
+
+from __future__ import annotations
+
+import json
+
+import bm25s.scoring
+import pytest
+
+import index.passage_index as passage_index
+from index.build import BuildSettings, build_index
+from index.passage_index import SEGMENTS, PassageIndex, read_manifest
+from index.search import Searcher
+from index.segments import lucene_idf
+from tests.test_incremental import CountingEncoder
+
+SETTINGS = BuildSettings(max_tokens=64, overlap_tokens=8)
+TOPICS = ["高标准农田", "数据安全", "基站建设", "乡村振兴", "碳达峰", "跨境电商", "人工智能", "海洋经济", "冰雪运动"]
+
+
+def write_document(corpus, number: int) -> None:
+    topic = TOPICS[number]
+    text = (
+        f"标题：{topic}工作报告\n\n"
+        f"{topic}是本报告的主题。截至2022年底，{topic}方面取得{number + 3}项重要进展。\n\n"
+        f"{topic}的下一步工作包括加强统筹协调，完善配套政策。\n"
+    )
+    (corpus / f"doc{number}.txt").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for number in range(8):
+        write_document(folder, number)
+    return folder
+
+
+def build(corpus, directory, counting: CountingEncoder):
+    counting.embedded = []
+    return build_index(corpus, directory, counting, SETTINGS, progress=False, log=lambda message: None)
+
+
+def segment_files(directory, name: str) -> dict[str, tuple[int, int]]:
+    folder = directory / SEGMENTS / name
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_an_added_document_is_a_new_segment_and_the_old_one_is_not_rewritten(corpus, tmp_path, encoder):
+    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    build(corpus, directory, counting)
+    first = read_manifest(directory)["segments"]
+    assert len(first) == 1
+    before = segment_files(directory, first[0]["name"])
+
+    write_document(corpus, 8)
+    report = build(corpus, directory, counting)
+    assert report.embedded == 1 and all("冰雪运动" in text for text in counting.embedded)
+    segments = read_manifest(directory)["segments"]
+    assert [s["name"] for s in segments][:1] == [first[0]["name"]] and len(segments) == 2
+    assert segment_files(directory, first[0]["name"]) == before  # not one file of it written again
+    added = json.loads((directory / SEGMENTS / segments[1]["name"] / "segment.json").read_text(encoding="utf-8"))
+    assert [doc_id for doc_id, _, _ in added["documents"]] == ["doc8.txt"]
+
+    index = PassageIndex.load(directory)
+    assert len(index.chunks) == index.vector_store.count() == len(index.keyword.tokens)
+    assert index.chunks[len(index.chunks) - 1].doc_id == "doc8.txt"  # live rows: segment after segment
+    hits = Searcher(index, encoder).search("冰雪运动取得了几项进展？", k=3)
+    assert hits[0].doc == "doc8.txt" and "冰雪运动" in hits[0].text
+
+
+def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, tmp_path, encoder):
+    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    build(corpus, directory, counting)
+    name = read_manifest(directory)["segments"][0]["name"]
+    before = segment_files(directory, name)
+
+    (corpus / "doc3.txt").unlink()  # 1 of 8 documents: below the merge threshold
+    assert build(corpus, directory, counting).embedded == 0
+    manifest = read_manifest(directory)
+    assert manifest["segments"] == [
+        {"name": name, "chunks": manifest["segments"][0]["chunks"], "deleted": ["doc3.txt"]}
+    ]
+    assert manifest["counts"]["deleted_chunks"] > 0 and "doc3.txt" not in manifest["documents"]
+    assert segment_files(directory, name) == before
+    index = PassageIndex.load(directory)
+    assert "doc3.txt" not in index.documents and all(chunk.doc_id != "doc3.txt" for chunk in index.chunks)
+    assert index.keyword.scores(["乡村振兴"]).max() == 0  # only doc3 held it; its rows are still on disk
+    assert index.keyword.postings("乡村振兴")[0].size == 0
+    hits = Searcher(index, encoder).search("乡村振兴取得了哪些进展？", k=10)
+    assert hits and all(hit.doc != "doc3.txt" for hit in hits)
+
+    (corpus / "doc4.txt").unlink()
+    (corpus / "doc5.txt").unlink()  # now 3 of 8 documents' rows are deleted: more than a quarter
+    assert build(corpus, directory, counting).embedded == 0
+    manifest = read_manifest(directory)
+    assert len(manifest["segments"]) == 1 and manifest["segments"][0]["deleted"] == []
+    assert manifest["segments"][0]["name"] != name and manifest["counts"]["deleted_chunks"] == 0
+    assert not (directory / SEGMENTS / name).exists()  # the old segment went with the version that used it
+    index = PassageIndex.load(directory)
+    assert sorted(index.documents) == ["doc0.txt", "doc1.txt", "doc2.txt", "doc6.txt", "doc7.txt"]
+    assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
+    hits = Searcher(index, encoder).search("碳达峰取得了几项进展？", k=3)
+    assert hits and all(hit.doc != "doc4.txt" for hit in hits)
+    assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+
+
+def test_many_segments_are_merged(corpus, tmp_path, encoder, monkeypatch):
+    monkeypatch.setattr(passage_index, "MAX_SEGMENTS", 2)
+    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    (corpus / "doc7.txt").unlink()
+    (corpus / "doc6.txt").unlink()
+    build(corpus, directory, counting)
+    write_document(corpus, 6)
+    build(corpus, directory, counting)
+    assert len(read_manifest(directory)["segments"]) == 2
+    write_document(corpus, 7)
+    assert build(corpus, directory, counting).embedded == 1  # the merge re-embeds nothing
+    manifest = read_manifest(directory)
+    assert len(manifest["segments"]) == 2 and manifest["counts"]["documents"] == 8
+    index = PassageIndex.load(directory)
+    assert sorted(index.documents) == [f"doc{n}.txt" for n in range(8)]
+    assert Searcher(index, encoder).search("海洋经济取得了几项进展？", k=3)[0].doc == "doc7.txt"
+
+
+def test_keyword_scores_use_the_idf_of_all_segments(corpus, tmp_path, encoder):
+    assert lucene_idf(3, 10) == pytest.approx(float(bm25s.scoring._score_idf_lucene(3, 10)))
+    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    build(corpus, directory, counting)
+    write_document(corpus, 8)
+    build(corpus, directory, counting)
+    index = PassageIndex.load(directory)
+    assert len(index.segments) == 2
+    token = "报告"  # in every document, so in both segments
+    local = [segment.keyword.postings(token) for segment in index.segments]
+    frequency = sum(len(rows) for rows, _ in local)
+    rows, values = index.keyword.postings(token)
+    assert len(rows) == frequency and list(rows) == sorted(rows)
+    for s, (segment_rows, segment_values) in enumerate(local):
+        passages = index.segments[s].keyword.passages
+        scale = lucene_idf(frequency, index.keyword.documents) / lucene_idf(len(segment_rows), passages)
+        live = index.live.to_live[s][segment_rows]
+        at = [list(rows).index(row) for row in live]
+        assert values[at] == pytest.approx(segment_values * scale, rel=1e-5)
+    # the new segment's one passage scores as one passage of nine, not as the only one
+    assert values[-1] < local[1][1][0]
+
+
+def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_path, encoder, monkeypatch):
+    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    build(corpus, directory, counting)
+    chunks = len(PassageIndex.load(directory).chunks)
+    write_document(corpus, 8)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(passage_index.os, "replace", killed)
+        with pytest.raises(KeyboardInterrupt):
+            build(corpus, directory, counting)
+    assert len(list((directory / SEGMENTS).iterdir())) == 2  # the new segment was written, not used
+    index = PassageIndex.load(directory)
+    assert len(index.chunks) == chunks and "doc8.txt" not in index.documents
+    assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+
+    build(corpus, directory, counting)
+    manifest = read_manifest(directory)
+    assert "doc8.txt" in manifest["documents"]
+    assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])
