@@ -205,16 +205,17 @@ def write_report(report: dict, out: Path) -> None:
             "## Collections of 1k to 1M passages",
             "",
             "Each size: one process assembles and saves the index (real passages first, then synthetic ones, "
-            "bench_data.py), a fresh serving process loads it and answers every dev and held-out question; "
-            "the plain path (torch fp32 questions, exact IndexFlatIP) runs in a third process.",
+            "bench_data.py) as a large collection is built, in segments of at most 200,000 passages (the first a "
+            "new index, each further one an incremental update); a fresh serving process loads it and answers "
+            "every dev and held-out question; the plain path (torch fp32 questions, exact IndexFlatIP) runs in a "
+            "third process.",
             "",
         ]
         whole = [f"{int(size):,}" for size, e in sizes.items() if (e.get("make") or {}).get("vectors_only")]
         if whole:
             lines += [
-                f"At {', '.join(whole)} passages the serving process holds the vector store and the question "
-                "encoder only (no end-to-end figure): the benchmark assembles a whole index in one process "
-                "holding every part in memory, which does not fit this machine's 24 GiB at that size.",
+                f"At {', '.join(whole)} passages (above `--full-index-limit`) the serving process holds the "
+                "vector store and the question encoder only (no end-to-end figure).",
                 "",
             ]
         if report.get("sizes_note"):
@@ -284,7 +285,9 @@ def write_report(report: dict, out: Path) -> None:
         updates = {size: u for size, u in updates.items() if u and "remove" in u}
         if updates:
             lines += [
-                "An update of one document at each size (remove it, add it back; embedding excluded), seconds:",
+                "An update of one document at each size (remove the last document, add it back; embedding "
+                "excluded): time, and what the save wrote (the new segment, if any, and the version: vector "
+                "store, labels, manifest):",
                 "",
             ]
             rows = []
@@ -293,9 +296,13 @@ def write_report(report: dict, out: Path) -> None:
                     timing = update[step]
                     rows.append(
                         [f"{int(size):,}", step, str(update["document_chunks"])]
-                        + [fmt(timing.get(k), 2) for k in ("load", "split", "assemble", "save", "total")]
+                        + [fmt(timing.get(k), 2) for k in ("load", "update", "save", "total")]
+                        + [fmt(timing.get("written_mb"), 2), str(timing.get("segments", "—"))]
                     )
-            lines += table(["passages", "update", "chunks", "load", "split", "assemble", "save", "total"], rows)
+            lines += table(
+                ["passages", "update", "chunks", "load s", "update s", "save s", "total s", "MB written", "segments"],
+                rows,
+            )
         lines += ["Index files (MB):", ""]
         for size, e in sizes.items():
             files = e.get("make", {}).get("files_mb", {})

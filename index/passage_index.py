@@ -340,7 +340,7 @@ class PassageIndex:
         pointer.write_text(version + "\n", encoding="utf-8")
         os.replace(pointer, directory / CURRENT)
         _prune(directory, keep=version, segments={segment.name for segment in self.segments})
-        self.vectors.store.published()
+        self.vectors.store.published(directory / version)
         return directory / version
 
     @classmethod

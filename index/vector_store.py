@@ -19,6 +19,7 @@ Which store is chosen by one URI (``--vector-store`` / $CITELENS_VECTOR_STORE):
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,10 @@ REBUILD_DELETED_SHARE = 0.2  # HNSW cannot delete: removed labels are filtered o
 IVF_NPROBE = 160
 IVF_RETRAIN_GROWTH = 4  # lists trained for n vectors are retrained (a rebuild) once the store holds 4·n
 IVF_TRAIN_PER_LIST = 40  # k-means sample: FAISS warns below 39 points a list
+# A save after small updates writes only the change: the last whole file is hard-linked into the new
+# version and the vectors added and labels removed since go beside it (vectors.delta.npz), while they are
+# at most this share of the store; then the whole file is written again.
+DELTA_SHARE = 0.1
 
 
 def ivf_lists(count: int) -> int:
@@ -82,8 +87,9 @@ class VectorStore:
     def describe(self) -> dict:
         raise NotImplementedError
 
-    def published(self) -> None:
-        """Called once the index version that uses this store is live (a hook for external stores)."""
+    def published(self, directory: Path) -> None:
+        """Called once the index version saved in ``directory`` is live (a hook for stores that keep
+        track of what they have written)."""
 
     def close(self) -> None:
         pass
@@ -125,6 +131,32 @@ class FaissStore(VectorStore):
         self.deleted: set[int] = set()  # HNSW only: labels removed but still in the graph
         self.kind = kind if kind in ("ivf", "hnsw") else "flat"
         self.index = self._empty(self.kind)
+        self._forget_base()
+
+    # what was saved: a whole file, and the change since (see DELTA_SHARE)
+
+    def _forget_base(self) -> None:
+        """The next save writes the whole file (the state no longer derives from the saved one)."""
+        self.base: Path | None = None  # the whole file this store is (base + delta) of
+        self.staged: Path | None = None  # the file the last save wrote or linked, until published
+        self.added_labels = np.zeros(0, np.int64)
+        self.added_vectors = np.zeros((0, self.dimension), np.float32)
+        self.removed_labels = np.zeros(0, np.int64)
+
+    def _note_added(self, labels: np.ndarray, vectors: np.ndarray) -> None:
+        if self.base is not None:
+            self.added_labels = np.concatenate([self.added_labels, labels])
+            self.added_vectors = np.concatenate([self.added_vectors, vectors])
+
+    def _note_removed(self, labels: np.ndarray) -> None:
+        if self.base is None:
+            return
+        added = np.isin(self.added_labels, labels)
+        if added.any():  # added since the base and removed again: the base never held them
+            again = self.added_labels[added]
+            self.added_labels, self.added_vectors = self.added_labels[~added], self.added_vectors[~added]
+            labels = labels[~np.isin(labels, again)]
+        self.removed_labels = np.concatenate([self.removed_labels, labels])
 
     # the FAISS objects
 
@@ -197,6 +229,7 @@ class FaissStore(VectorStore):
         vectors = self.get(labels) if len(labels) else np.zeros((0, self.dimension), np.float32)
         self.kind, self.index, self.deleted = kind, self._empty(kind), set()
         self._add(labels, vectors)
+        self._forget_base()
 
     def _add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
         if len(labels) == 0:
@@ -227,8 +260,11 @@ class FaissStore(VectorStore):
             old = self._labels()
             old_vectors = self.get(old) if len(old) else np.zeros((0, self.dimension), np.float32)
             self.kind, self.index, self.deleted = wanted, self._empty(wanted), set()
+            self._forget_base()
             labels = np.concatenate([old, labels])
             vectors = np.concatenate([old_vectors, vectors])
+        else:
+            self._note_added(labels, vectors)
         self._add(labels, vectors)
 
     def remove(self, labels) -> None:
@@ -237,6 +273,7 @@ class FaissStore(VectorStore):
         labels = _i64(labels)
         if len(labels) == 0:
             return
+        self._note_removed(labels)
         if self.kind == "flat":
             self.index.remove_ids(faiss.IDSelectorBatch(labels))
             return
@@ -295,11 +332,37 @@ class FaissStore(VectorStore):
         import faiss
 
         directory = Path(directory)
-        index = self.index if self.index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
-        faiss.write_index(index, str(directory / "vectors.faiss"))
+        target = directory / "vectors.faiss"
+        change = len(self.added_labels) + len(self.removed_labels)
+        if (
+            self.base is not None
+            and self.base.exists()
+            and self.kind in ("flat", "ivf")
+            and change <= DELTA_SHARE * max(1, self.count())
+        ):
+            try:  # the whole file is the base's: the same bytes, not written again
+                os.link(self.base, target)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(self.base, target)
+            if change:
+                np.savez(
+                    directory / "vectors.delta.npz",
+                    added_labels=self.added_labels,
+                    added_vectors=self.added_vectors,
+                    removed_labels=self.removed_labels,
+                )
+        else:
+            index = self.index if self.index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+            faiss.write_index(index, str(target))
+            self._forget_base()
         if self.deleted:
             np.save(directory / "vectors.deleted.npy", _i64(sorted(self.deleted)))
+        self.staged = target
         return self.describe()
+
+    def published(self, directory: Path) -> None:
+        if self.kind in ("flat", "ivf") and self.staged is not None:
+            self.base, self.staged = Path(directory) / self.staged.name, None
 
     @classmethod
     def load(cls, directory: Path, description: dict) -> FaissStore:
@@ -328,6 +391,17 @@ class FaissStore(VectorStore):
         store.trained_for = int(description.get("trained_for", 0))
         deleted = directory / "vectors.deleted.npy"
         store.deleted = set(np.load(deleted).tolist()) if deleted.exists() else set()
+        delta = directory / "vectors.delta.npz"
+        if delta.exists():  # the change since the whole file: applied, and kept for the next save
+            with np.load(delta) as change:
+                removed, added = change["removed_labels"], change["added_labels"]
+                vectors = change["added_vectors"]
+            if store.index is not None and len(removed):
+                store.index.remove_ids(faiss.IDSelectorArray(len(removed), faiss.swig_ptr(removed)))
+            store._add(added, vectors)
+            store.added_labels, store.added_vectors, store.removed_labels = added, vectors, removed
+        if store.kind in ("flat", "ivf"):
+            store.base = directory / "vectors.faiss"
         if store.kind == "hnsw":
             store._inner().hnsw.efSearch = store.ef_search
         return store
@@ -463,7 +537,7 @@ class MilvusStore(VectorStore):
         self.client.flush(self.collection)
         return self.describe()
 
-    def published(self) -> None:
+    def published(self, directory: Path) -> None:
         for name in self.superseded:  # collections of earlier full builds
             if self.client.has_collection(name):
                 self.client.drop_collection(name)

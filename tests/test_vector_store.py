@@ -124,6 +124,59 @@ def test_hnsw_removal_hides_labels_then_rebuilds(tmp_path):
     assert store.search(vectors[3:4], 1)[1][0, 0] == 3
 
 
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_a_small_change_saves_only_the_change(tmp_path, kind):
+    """After a load, a save of a few added and removed vectors links the whole file and writes the change
+    beside it; loading base + change gives the store that was saved. A large change writes it all."""
+    vectors = clustered(2000)
+    store = FaissStore(vectors.shape[1], kind)
+    store.add(np.arange(2000), vectors)
+    first = tmp_path / "v1"
+    first.mkdir()
+    description = store.save(first)
+    store.published(first)
+
+    def save_as(name, store):
+        folder = tmp_path / name
+        folder.mkdir()
+        description = store.save(folder)
+        store.published(folder)
+        return folder, description
+
+    loaded = FaissStore.load(first, description)
+    added = clustered(30, seed=5)
+    loaded.add(np.arange(5000, 5030), added)
+    loaded.remove(np.arange(0, 20))
+    second, description = save_as("v2", loaded)
+    assert (second / "vectors.faiss").stat().st_ino == (first / "vectors.faiss").stat().st_ino
+    assert (second / "vectors.delta.npz").stat().st_size < (first / "vectors.faiss").stat().st_size / 10
+
+    reference = FaissStore(vectors.shape[1], "flat")
+    reference.add(np.concatenate([np.arange(20, 2000), np.arange(5000, 5030)]), np.concatenate([vectors[20:], added]))
+    again = FaissStore.load(second, description)
+    queries = clustered(20, seed=9)
+    assert again.count() == reference.count() == 2010
+    if kind == "flat":
+        assert np.array_equal(again.search(queries, 10)[1], reference.search(queries, 10)[1])
+    assert np.allclose(again.get(np.arange(5000, 5030)), added, atol=1e-3)
+
+    # a chain of updates keeps one whole file: the change is counted from it
+    again.remove(np.array([5000, 21]))
+    third, description = save_as("v3", again)
+    assert (third / "vectors.faiss").stat().st_ino == (first / "vectors.faiss").stat().st_ino
+    chained = FaissStore.load(third, description)
+    assert chained.count() == 2008
+    _, found = chained.search(again.get(np.array([5001])), 5)
+    assert found[0][0] == 5001 and not {5000, 21} & set(found.ravel().tolist())
+
+    # a change above DELTA_SHARE of the store: the whole file again, no change file
+    chained.add(np.arange(9000, 9400), clustered(400, seed=11))
+    fourth, description = save_as("v4", chained)
+    assert (fourth / "vectors.faiss").stat().st_ino != (first / "vectors.faiss").stat().st_ino
+    assert not (fourth / "vectors.delta.npz").exists()
+    assert FaissStore.load(fourth, description).count() == 2408
+
+
 def test_store_uris():
     assert is_milvus("milvus:./data/index/milvus.db") and is_milvus("x.db") and is_milvus("http://h:19530")
     assert not is_milvus("faiss") and not is_milvus("faiss:hnsw")
