@@ -216,12 +216,9 @@ class PassageIndex:
                 entries[doc_id] = _document_entry(part, segment.name)
             segments.append(segment)
             deleted.append(set())
-            if any(token not in self.keyword.vocabulary for token in segment.keyword.vocabulary):
-                translator = None  # new words: translations are looked up again (below)
+            translator = translator.extended(segment.keyword.vocabulary)  # the new words' translations
         frozen = [frozenset(gone) for gone in deleted]
         vectors = RowVectors(store, np.concatenate(labels))
-        if translator is None:
-            translator = QueryTranslator.build(LiveKeywords(LiveRows(segments, frozen)).vocabulary)
         manifest = {**self.manifest, "documents": entries}
         if corpus_dir:
             manifest["corpus"] = str(Path(corpus_dir).resolve())

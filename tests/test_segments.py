@@ -14,6 +14,7 @@ from index.build import BuildSettings, build_index
 from index.passage_index import SEGMENTS, PassageIndex, read_manifest
 from index.search import Searcher
 from index.segments import lucene_idf
+from index.translate import QueryTranslator
 from tests.test_incremental import CountingEncoder
 
 SETTINGS = BuildSettings(max_tokens=64, overlap_tokens=8)
@@ -70,6 +71,10 @@ def test_an_added_document_is_a_new_segment_and_the_old_one_is_not_rewritten(cor
     assert index.chunks[len(index.chunks) - 1].doc_id == "doc8.txt"  # live rows: segment after segment
     hits = Searcher(index, encoder).search("冰雪运动取得了几项进展？", k=3)
     assert hits[0].doc == "doc8.txt" and "冰雪运动" in hits[0].text
+    # English questions reach the new words: the translator was extended, as a full build would make it
+    fresh = QueryTranslator.build(index.keyword.vocabulary)
+    assert "冰雪" in index.translator.vocabulary and index.translator.glosses == fresh.glosses
+    assert {k: sorted(v) for k, v in index.translator.pinyin.items()} == {k: sorted(v) for k, v in fresh.pinyin.items()}
 
 
 def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, tmp_path, encoder):
