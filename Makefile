@@ -20,10 +20,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-# Model conversion (first run only) and index build, each with progress shown.
+# Model conversion (first run only) and index build, each with progress shown. The build is
+# incremental: up to date, it embeds nothing (4 s); an index of an older format is rebuilt.
 index: install
 	$(PY) -m index prepare-model
-	test -f $(INDEX)/CURRENT || $(PY) -m index build --corpus data/corpus --index $(INDEX)
+	$(PY) -m index build --corpus data/corpus --index $(INDEX)
 
 run: index
 	CITELENS_INDEX=$(INDEX) $(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
