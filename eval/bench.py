@@ -53,6 +53,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
+def rss_split_mb() -> dict[str, float]:
+    """Resident memory now, by kind (Linux): anonymous (the process's own heap and arrays) and file-backed
+    (pages of memory-mapped index files: the OS page cache, shared, dropped under memory pressure)."""
+    fields = {"RssAnon": "anon_rss_mb", "RssFile": "file_rss_mb"}
+    split = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in fields:
+                split[fields[name]] = round(int(value.split()[0]) / 1024, 1)
+    return split
+
+
 def rss_mb() -> float:
     import psutil
 
@@ -590,6 +603,7 @@ def stage_serve(args: dict) -> dict:
     recall = None if baseline else recall_of(found, exact)
     sweep = [] if baseline else ann_sweep(index, query_vectors, exact)
     memory["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    memory |= {f"end_{name}": value for name, value in rss_split_mb().items()}
     return {
         "path": "torch fp32 + exact IndexFlatIP" if baseline else f"{encoder.query_backend} questions + store",
         "store": index.vector_store.describe(),

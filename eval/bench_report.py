@@ -266,20 +266,21 @@ def write_report(report: dict, out: Path) -> None:
         ]
         lines += table(["passages", *steps], rows)
         lines += [
-            "Memory of the serving process (MB RSS): at start, index loaded, question encoder loaded, peak:",
+            "Memory of the serving process (MB RSS): at start, index loaded, question encoder loaded, peak; "
+            "and after the questions, split into anonymous memory (the process's own) and file-backed pages "
+            "of the memory-mapped index files (page cache: shared, and dropped by the OS under pressure):",
             "",
         ]
         rows = []
         for size, e in sizes.items():
             memory = e.get("serve", {}).get("memory", {})
-            rows.append(
-                [f"{int(size):,}"]
-                + [
-                    fmt(memory.get(k), 0)
-                    for k in ("start_rss_mb", "after_index_rss_mb", "after_encoder_rss_mb", "peak_rss_mb")
-                ]
-            )
-        lines += table(["passages", "start", "index loaded", "encoder loaded", "peak"], rows)
+            keys = ("start_rss_mb", "after_index_rss_mb", "after_encoder_rss_mb", "peak_rss_mb")
+            keys += ("end_anon_rss_mb", "end_file_rss_mb")
+            rows.append([f"{int(size):,}"] + [fmt(memory.get(k), 0) for k in keys])
+        lines += table(
+            ["passages", "start", "index loaded", "encoder loaded", "peak", "end: anonymous", "end: file-backed"],
+            rows,
+        )
         lines += sweep_tables(sizes)
         updates = {size: e.get("make", {}).get("incremental") for size, e in sizes.items()}
         updates = {size: u for size, u in updates.items() if u and "remove" in u}

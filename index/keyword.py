@@ -181,6 +181,36 @@ class KeywordIndex:
             rows, values = rows[order], values[order]
         return rows, values
 
+    def frequency(self, token: str) -> int:
+        """How many passages hold this token."""
+        column = self.vocabulary.get(token)
+        if column is None:
+            return 0
+        if not self._sparse:
+            return int(np.count_nonzero(self.scores([token])))
+        indptr = self.bm25.scores["indptr"]
+        return int(indptr[column + 1] - indptr[column])
+
+    def scores_at(self, token: str, rows: np.ndarray) -> np.ndarray:
+        """This token's BM25 scores at these rows (0 where absent): a binary search in its column per row,
+        so a token held by most passages costs log(its postings), not its postings. The column's rows are
+        ascending (bm25s fills the matrix passage by passage; ``postings`` checks it)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), np.float32)
+        column = self.vocabulary.get(token)
+        if column is None or not len(rows):
+            return out
+        if not self._sparse:
+            return self.scores([token])[rows]
+        matrix = self.bm25.scores
+        start, end = int(matrix["indptr"][column]), int(matrix["indptr"][column + 1])
+        indices = matrix["indices"][start:end]
+        at = np.searchsorted(indices, rows)
+        found = at < len(indices)
+        found[found] = indices[at[found]] == rows[found]
+        out[found] = matrix["data"][start:end][at[found]]
+        return out
+
     def save(self, directory: Path) -> None:
         self.bm25.save(str(directory), show_progress=False)
         with open(Path(directory) / "tokens.txt", "w", encoding="utf-8") as out:

@@ -32,6 +32,11 @@ from index.translate import TermGroup
 
 MAX_QUESTION_CHARS = 2000
 COPY_WINDOW = 3
+# A question word held by more passages than both of these is "common" in keyword scoring: it scores
+# candidates found by the other words instead of bringing its own (Lucene's CommonTermsQuery). Smaller
+# collections than 20,000 passages never have one, so their scores are unchanged.
+COMMON_TERM_POSTINGS = 20_000
+COMMON_TERM_SHARE = 0.05
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # A question may say which document to look in: by its kind ("按白皮书的说法", "the 2019 concept paper") or its
@@ -475,15 +480,27 @@ class Searcher:
 
         Sparse throughout: only the passages holding one of the question's tokens are touched (the tokens'
         postings), never an array over the whole collection. Sums and maxima are taken in the same order
-        and dtypes as over dense arrays, so the scores are the same to the bit."""
+        and dtypes as over dense arrays, so the scores are the same to the bit.
+
+        In a large collection, a group held by more than ``COMMON_TERM_POSTINGS`` passages (and
+        ``COMMON_TERM_SHARE`` of them) is common: as in Lucene's CommonTermsQuery it brings no candidates
+        of its own and only scores the others, looked up by binary search instead of read whole (at 1M
+        passages a common word's postings are most of a question's time). When every group is common,
+        the rarest one is read whole."""
         if not groups:
             return
         n = len(self.index.chunks)
+        frequencies = [max((self.term_frequency(term) for term in group.terms), default=0) for group in groups]
+        common = [f > max(COMMON_TERM_POSTINGS, COMMON_TERM_SHARE * n) for f in frequencies]
+        if all(common):
+            common[int(np.argmin(frequencies))] = False
         postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         scratch = Scratch(n)
         total = np.zeros(n, np.float32)  # summed over groups, at the rows of their postings only
         group_rows, group_weights, weights = [], [], 0.0
-        for group in groups:
+        for group, is_common in zip(groups, common, strict=True):
+            if is_common:
+                continue
             rows, best = _union_max([self.term_postings(term, postings, scratch) for term in group.terms], scratch)
             total[rows] += best
             weight = math.log((n + 1) / (int(np.count_nonzero(best > 0)) + 1)) + 1.0  # words found nowhere weigh most
@@ -500,8 +517,16 @@ class Searcher:
             at = np.clip(np.searchsorted(matched_rows, rows), 0, max(0, len(matched_rows) - 1))
             matched = matched_rows[at] == rows if len(matched_rows) else np.zeros(len(rows), bool)
             coverage += weight * matched
-        coverage /= weights
         keyword = total[rows]
+        for group, frequency, is_common in zip(groups, frequencies, common, strict=True):
+            if not is_common:
+                continue
+            best = np.max([self.term_scores_at(term, rows) for term in group.terms], axis=0)
+            keyword += best
+            weight = math.log((n + 1) / (frequency + 1)) + 1.0
+            coverage += weight * (best > 0)
+            weights += weight
+        coverage /= weights
         for j, candidate in enumerate(candidates.values()):
             candidate.keyword = float(keyword[j])
             candidate.coverage = float(coverage[j])
@@ -510,6 +535,21 @@ class Searcher:
             vectors = self.index.vectors.reconstruct_batch(np.array(missing, dtype=np.int64))
             for i, vector in zip(missing, vectors, strict=True):
                 candidates[i].dense = float(vector @ query_vector)
+
+    def term_tokens(self, term: str) -> list[str]:
+        """The term itself if the corpus has it as a token, else its own tokens (a phrase)."""
+        return [term] if term in self.index.keyword.vocabulary else _term_tokens(term)
+
+    def term_frequency(self, term: str) -> int:
+        """Passages holding the term (for a phrase: holding its most frequent token, a bound from below)."""
+        return max((self.index.keyword.frequency(token) for token in self.term_tokens(term)), default=0)
+
+    def term_scores_at(self, term: str, rows: np.ndarray) -> np.ndarray:
+        """The term's BM25 at these rows (a phrase: summed over its tokens), looked up, not read whole."""
+        scores = np.zeros(len(rows), np.float32)
+        for token in self.term_tokens(term):
+            scores += self.index.keyword.scores_at(token, rows)
+        return scores
 
     def add_document_scores(self, candidates: dict[int, Candidate], references: list[str]) -> None:
         """Each document reference (a kind of document or a year) adds, to the candidates from documents
@@ -547,7 +587,7 @@ class Searcher:
         """(rows, BM25) of one term: the term itself if the corpus has it as a token, else the sum over its
         own tokens (a phrase from the dictionary), added in token order as a dense sum would be."""
         keyword = self.index.keyword
-        tokens = [term] if term in keyword.vocabulary else _term_tokens(term)
+        tokens = self.term_tokens(term)
         for token in tokens:
             if token not in cache:
                 cache[token] = keyword.postings(token)

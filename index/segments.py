@@ -452,25 +452,50 @@ class LiveKeywords:
     def postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
         """(live rows ascending, BM25 scores float32) of the passages holding this token."""
         found = [index.postings(token) for index in self.indexes]
-        if len(found) == 1:
-            rows, values = found[0]
-            live = self.rows.to_live[0][rows]
-            keep = live >= 0
-            return (live, values) if bool(keep.all()) else (live[keep], values[keep])
         frequency = sum(len(rows) for rows, _ in found)
         if frequency == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        idf = lucene_idf(frequency, self.documents)
+        idf = lucene_idf(frequency, self.documents) if len(found) > 1 else 0.0
         all_rows, all_values = [], []
-        for index, to_live, (rows, values) in zip(self.indexes, self.rows.to_live, found, strict=True):
+        for s, (rows, values) in enumerate(found):
             if not len(rows):
                 continue
-            scale = idf / lucene_idf(len(rows), index.passages)
-            live = to_live[rows]
-            keep = live >= 0
-            all_rows.append(live[keep])
-            all_values.append(values[keep] * np.float32(scale) if scale != 1.0 else values[keep])
-        return np.concatenate(all_rows), np.concatenate(all_values).astype(np.float32)
+            if len(found) > 1:
+                scale = idf / lucene_idf(len(rows), self.indexes[s].passages)
+                values = values * np.float32(scale) if scale != 1.0 else values
+            if self.rows.deleted[s]:  # some rows deleted: map each, drop the deleted
+                live = self.rows.to_live[s][rows]
+                keep = live >= 0
+                rows, values = live[keep], values[keep]
+            elif self.rows.bases[s]:  # no deletions: live rows are the segment's rows, shifted
+                rows = rows + self.rows.bases[s]
+            all_rows.append(rows)
+            all_values.append(values)
+        if len(all_rows) == 1:
+            return all_rows[0], all_values[0]
+        return np.concatenate(all_rows), np.concatenate(all_values)
+
+    def frequency(self, token: str) -> int:
+        """Passages holding this token, in every segment (deleted rows included until a merge)."""
+        return sum(index.frequency(token) for index in self.indexes)
+
+    def scores_at(self, token: str, rows: np.ndarray) -> np.ndarray:
+        """This token's BM25 scores at these live rows (0 where absent), without reading its postings."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), np.float32)
+        frequency = self.frequency(token) if len(self.indexes) > 1 else 0
+        for s, index in enumerate(self.indexes):
+            first, last = self.rows.bases[s], self.rows.bases[s + 1]
+            inside = (rows >= first) & (rows < last)
+            if not inside.any():
+                continue
+            values = index.scores_at(token, self.rows.local[s][rows[inside] - first])
+            own = index.frequency(token) if frequency else 0
+            if own:
+                scale = lucene_idf(frequency, self.documents) / lucene_idf(own, index.passages)
+                values = values * np.float32(scale) if scale != 1.0 else values
+            out[inside] = values
+        return out
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every live passage for these tokens (unknown tokens are ignored)."""

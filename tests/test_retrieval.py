@@ -186,3 +186,48 @@ def test_document_kind_in_a_question_matches_titles_not_passage_text(reference_s
     candidates = {i: Candidate(i) for i in range(len(chunks))}
     searcher.add_document_scores(candidates, ["白皮书", "1999"])  # names no document here
     assert all(c.keyword == 0 for c in candidates.values())
+
+
+def test_common_words_score_candidates_by_lookup_with_the_same_bm25(searcher, encoder, monkeypatch):
+    """Past COMMON_TERM_POSTINGS a word scores the candidates the other words found, looked up by binary
+    search: each candidate gets the same keyword score and coverage as when every word is read whole."""
+    import index.search as search
+
+    question = "中国制定了哪些数据安全方面的法律？"
+    vector = encoder.encode_queries([question])[0]
+    config = CONFIGS["full"]
+    groups = searcher.keyword_groups(question, config)
+    assert len(groups) >= 3
+
+    def scored() -> dict[int, Candidate]:
+        candidates = searcher.dense_candidates(vector, config)
+        searcher.add_keyword_scores(candidates, groups, config, vector)
+        return candidates
+
+    whole = scored()
+    frequencies = sorted(searcher.term_frequency(term) for group in groups for term in group.terms)
+    monkeypatch.setattr(search, "COMMON_TERM_POSTINGS", frequencies[0])  # all but the rarest word are common
+    monkeypatch.setattr(search, "COMMON_TERM_SHARE", 0.0)
+    lookups = []
+    original = searcher.term_scores_at
+    monkeypatch.setattr(searcher, "term_scores_at", lambda term, rows: lookups.append(term) or original(term, rows))
+    looked_up = scored()
+    assert frequencies[-1] > frequencies[0] and lookups  # the common words were looked up, not read
+    assert set(looked_up) <= set(whole) and len(looked_up) >= len(searcher.dense_candidates(vector, config))
+    for i, candidate in looked_up.items():
+        assert candidate.keyword == pytest.approx(whole[i].keyword, rel=1e-5, abs=1e-6)
+        assert candidate.coverage == pytest.approx(whole[i].coverage, rel=1e-4, abs=1e-6)
+    assert searcher.search(question, k=3)[0].doc == "law.md"  # still answered
+
+
+def test_keyword_lookup_equals_postings(searcher):
+    keyword = searcher.index.keyword
+    for token in ("数据安全法", "个人信息", "粮食", "不存在的词"):
+        rows, values = keyword.postings(token)
+        probe = list(range(len(searcher.index.chunks)))
+        looked = keyword.scores_at(token, probe)
+        expected = [0.0] * len(probe)
+        for row, value in zip(rows.tolist(), values.tolist(), strict=True):
+            expected[row] = value
+        assert looked.tolist() == pytest.approx(expected)
+        assert keyword.frequency(token) == len(rows)
