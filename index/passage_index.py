@@ -45,8 +45,6 @@ SEGMENTS = "segments"
 MERGE_DELETED_SHARE = 0.25  # deleted rows above this share of all rows: merge every segment into one
 MAX_SEGMENTS = 16  # more segments than this: merge all but the largest
 
-__all__ = ["DocumentPart", "IndexMismatch", "IndexNotFound", "PassageIndex", "SentenceTable"]
-
 
 class IndexNotFound(RuntimeError):
     pass

@@ -168,7 +168,7 @@ class Segment:
         self,
         name: str,
         chunks: Sequence[Chunk],
-        documents: Mapping[str, Document] | Sequence[Document],
+        documents: Mapping[str, Document],
         document_rows: dict[str, tuple[int, int]],
         sentences: SentenceTable,
         keyword: KeywordIndex,
@@ -184,9 +184,6 @@ class Segment:
 
     def __len__(self) -> int:
         return len(self.chunks)
-
-    def document(self, doc_id: str) -> Document:
-        return self.documents[doc_id]
 
     @classmethod
     def from_parts(cls, parts: Iterable[DocumentPart]) -> Segment:
@@ -226,10 +223,7 @@ class Segment:
         else:
             staging.mkdir()
             _write_lines(staging / "chunks.jsonl", (chunk.to_dict() for chunk in self.chunks))
-            ids = _write_lines(
-                staging / "documents.jsonl", (document_to_dict(self.documents[d]) for d in self.document_rows)
-            )
-            assert ids == list(self.document_rows)
+            _write_lines(staging / "documents.jsonl", (document_to_dict(self.documents[d]) for d in self.document_rows))
             rows = [[doc_id, first, count] for doc_id, (first, count) in self.document_rows.items()]
             write_json(staging / "segment.json", {"chunks": len(self.chunks), "documents": rows})
             self.keyword.save(staging / "keyword")
@@ -326,9 +320,6 @@ class LiveRows:
             raise IndexError(f"chunk {live_row} out of range")
         s = bisect.bisect_right(self.bases, live_row) - 1
         return s, int(self.local[s][live_row - self.bases[s]])
-
-    def is_live(self, doc_id: str, s: int) -> bool:
-        return doc_id in self.segments[s].document_rows and doc_id not in self.deleted[s]
 
 
 class LiveChunks(Sequence[Chunk]):
@@ -533,19 +524,16 @@ class _Vocabulary:
 # ---- files -----------------------------------------------------------------------------------------
 
 
-def _write_lines(path: Path, records) -> list:
-    """One JSON object a line, and ``<stem>_offsets.npy``: where each line starts (and the file's end).
-    Returns the records' doc_id fields, in order."""
-    offsets, keys, position = [0], [], 0
+def _write_lines(path: Path, records) -> None:
+    """One JSON object a line, and ``<stem>_offsets.npy``: where each line starts (and the file's end)."""
+    offsets, position = [0], 0
     with open(path, "wb") as out:
         for record in records:
             line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
             out.write(line)
             position += len(line)
             offsets.append(position)
-            keys.append(record.get("doc_id"))
     np.save(path.with_name(f"{path.stem}_offsets.npy"), np.array(offsets, dtype=np.int64))
-    return keys
 
 
 def _offsets(directory: Path, stem: str) -> np.ndarray:
