@@ -111,6 +111,7 @@ def environment() -> dict:
         except Exception:  # an optional package
             versions[package] = None
     return {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "cores": threads(),
         "cpu": model,
         "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "f16c")) or "vnni" in f),
@@ -401,6 +402,7 @@ def stage_make(args: dict) -> dict:
         timings["generate"] += time.perf_counter() - started
         if parts is None:
             break
+        parts.sort(key=lambda part: part.document.doc_id)  # a segment's row order: the exact answers use it
         vectors.append(np.concatenate([np.asarray(p.vectors, dtype=np.float32) for p in parts]))
         log(f"size {size}: a batch of {len(vectors[-1]):,} passages; assembling")
         started = time.perf_counter()
@@ -787,6 +789,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quality", action="store_true", help="with --quick: measure retrieval quality too")
     parser.add_argument("--skip", default="", help="comma-separated stages to skip: encode,quality,build,sizes")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="an earlier run's bench.json or bench.partial.json: take the encode, quality and build stages it holds "
+        "from it (recorded in the report) and run the rest",
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--stage-args", help=argparse.SUPPRESS)
     parser.add_argument("--stage-out", help=argparse.SUPPRESS)
@@ -832,6 +840,13 @@ def run(args) -> int:
     started = time.perf_counter()
     report: dict = {"quick": quick, "environment": environment(), "default_backend": settings.backend_name()}
     log(f"{report['environment']['cores']} cores; backends {backends}; sizes {sizes}; work folder {work}")
+    if args.reuse:
+        earlier = json.loads(args.reuse.read_text())
+        reused = [stage for stage in ("encode", "quality", "build") if stage in earlier]
+        report |= {stage: earlier[stage] for stage in reused}
+        report["reused"] = {"from": str(args.reuse), "stages": reused, "environment": earlier["environment"]}
+        skip |= set(reused)
+        log(f"stages {reused} taken from {args.reuse}")
     for backend in backends:
         prepare_backend(backend, log=log)
 

@@ -100,6 +100,17 @@ def write_report(report: dict, out: Path) -> None:
         f"run took {report.get('seconds', 0) / 60:.0f} min. Default encoder backend: `{report['default_backend']}`. "
         "Ratios are to the plain path measured in the same run (torch fp32; exact IndexFlatIP search).",
         "",
+    ]
+    reused = report.get("reused")
+    if reused:
+        earlier = reused["environment"]
+        lines += [
+            f"Stages {', '.join(reused['stages'])} come from an earlier run of the same command "
+            f"(started {earlier.get('started', '?')}, load average {earlier.get('load_average_start')} at its "
+            f"start; `--reuse {Path(reused['from']).name}`), the rest from this one.",
+            "",
+        ]
+    lines += [
         "## Targets",
         "",
     ]
