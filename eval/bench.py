@@ -877,7 +877,15 @@ def run(args) -> int:
         default = settings.backend_name()
         variants = [BASELINE, default]
         if not quick:
-            variants += [f"{b}/{b}" for b in backends if b.endswith("int8")] + ["onnx", "openvino-int8"]
+            # every backend as it runs by default, and each int8 backend's other choice of question runtime
+            variants += [
+                "onnx",
+                "openvino",
+                "onnx-int8",
+                "onnx-int8/onnx-int8",
+                "openvino-int8",
+                "openvino-int8/openvino",
+            ]
             variants = [v for v in variants if v.split("/")[0] in backends]
         variants = list(dict.fromkeys(variants))
         qa = [str(QA_FILES[0])] if quick else [str(p) for p in QA_FILES]

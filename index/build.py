@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from index.encoder import Encoder, ProgressCallback
 from index.keyword import keyword_tokens
@@ -45,6 +46,11 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
 
 
+# Chunks embedded between two saves of a build. ~10k chunks and their sentences are ~10M model tokens, about
+# 20 minutes of embedding on 2 cores, and ~1 GB of vectors and keyword tokens in memory.
+BATCH_CHUNKS = 10_000
+
+
 class EmptyCorpus(RuntimeError):
     pass
 
@@ -70,41 +76,95 @@ def sentence_rows(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.array(chunk_ids, np.int32), np.array(starts, np.int32), np.array(ends, np.int32)
 
 
-def make_parts(
-    documents: list[Document], encoder: Encoder, settings: BuildSettings, progress: bool | ProgressCallback
-) -> list[DocumentPart]:
-    """Chunk, embed (chunks and their sentences, one progress bar) and tokenize new documents."""
-    chunked = [
-        (
-            doc,
-            chunk_document(
-                doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens, settings.intro_tokens
-            ),
+@dataclass
+class ChunkedDocument:
+    """A document cut into chunks and their sentences: what a build embeds for it."""
+
+    document: Document
+    chunks: list[Chunk]
+    sentence_chunk: np.ndarray  # per sentence: its chunk
+    sentence_start: np.ndarray  # per sentence: offsets in the document text
+    sentence_end: np.ndarray
+
+    @property
+    def texts(self) -> int:
+        """Texts to embed: the chunks, then their sentences."""
+        return len(self.chunks) + len(self.sentence_chunk)
+
+
+def chunk_documents(documents: list[Document], encoder: Encoder, settings: BuildSettings) -> list[ChunkedDocument]:
+    chunked = []
+    for doc in documents:
+        chunks = chunk_document(
+            doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens, settings.intro_tokens
         )
-        for doc in documents
-    ]
+        chunked.append(ChunkedDocument(doc, chunks, *sentence_rows(chunks)))
+    return chunked
+
+
+def batches(chunked: list[ChunkedDocument], chunks: int) -> list[list[ChunkedDocument]]:
+    """Consecutive documents in batches of at least ``chunks`` chunks (the last may be smaller); a document
+    is never split. No documents: one empty batch (an update that only removes)."""
+    out: list[list[ChunkedDocument]] = [[]]
+    for item in chunked:
+        if sum(len(c.chunks) for c in out[-1]) >= chunks:
+            out.append([])
+        out[-1].append(item)
+    return out
+
+
+def embed_parts(
+    chunked: list[ChunkedDocument], encoder: Encoder, settings: BuildSettings, progress: bool | ProgressCallback
+) -> list[DocumentPart]:
+    """Embed (chunks and their sentences, in one call) and tokenize chunked documents."""
     texts: list[str] = []
-    layout = []
-    for doc, chunks in chunked:
-        chunk_of, starts, ends = sentence_rows(chunks)
-        layout.append((len(texts), chunk_of, starts, ends))
-        texts += [embedding_text(chunk, settings.context) for chunk in chunks]
-        texts += [doc.text[s:e] for s, e in zip(starts, ends, strict=True)]
+    for item in chunked:
+        texts += [embedding_text(chunk, settings.context) for chunk in item.chunks]
+        texts += [item.document.text[s:e] for s, e in zip(item.sentence_start, item.sentence_end, strict=True)]
     vectors = encoder.encode_passages(texts, progress=progress) if texts else np.zeros((0, encoder.dimension))
-    parts = []
-    for (doc, chunks), (first, chunk_of, starts, ends) in zip(chunked, layout, strict=True):
-        n = len(chunks)
-        sentence_vectors = vectors[first + n : first + n + len(chunk_of)].astype(np.float16)
+    parts, first = [], 0
+    for item in chunked:
+        n, sentences = len(item.chunks), len(item.sentence_chunk)
+        sentence_vectors = vectors[first + n : first + n + sentences].astype(np.float16)
         parts.append(
             DocumentPart(
-                doc,
-                chunks,
+                item.document,
+                item.chunks,
                 vectors[first : first + n],
-                SentenceTable(chunk_of, starts, ends, sentence_vectors),
-                [keyword_tokens(keyword_text(chunk, settings.keyword_context)) for chunk in chunks],
+                SentenceTable(item.sentence_chunk, item.sentence_start, item.sentence_end, sentence_vectors),
+                [keyword_tokens(keyword_text(chunk, settings.keyword_context)) for chunk in item.chunks],
             )
         )
+        first += n + sentences
     return parts
+
+
+class BuildProgress:
+    """One progress report over every batch of a build: a terminal bar, a callback(done, total), or none."""
+
+    def __init__(self, progress: bool | ProgressCallback, total: int):
+        self.progress, self.total, self.offset = progress, total, 0
+        self.bar = tqdm(total=total, desc="Embedding passages", unit="text") if progress is True else None
+
+    def batch(self) -> bool | ProgressCallback:
+        """The progress argument for the next batch's encode call."""
+        if not self.progress:
+            return False
+        offset = self.offset
+        return lambda done, _total: self._report(offset + done)
+
+    def batch_done(self, texts: int) -> None:
+        self.offset += texts
+
+    def _report(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+        elif callable(self.progress):
+            self.progress(done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def previous_index(index_dir: Path, encoder: Encoder, settings: BuildSettings) -> PassageIndex | None:
@@ -130,6 +190,12 @@ def build_index(
 ) -> BuildReport:
     """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
 
+    New and changed documents are embedded in batches of ``BATCH_CHUNKS`` chunks, each saved as a segment
+    and made live before the next is embedded: memory holds one batch, whatever the corpus size, and a
+    build that is stopped leaves the last saved batch live and resumes after it when run again (saved
+    documents are unchanged by their content hash). Every saved version is a whole index: each document
+    in it at its old or its new content, never half of one.
+
     ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder)."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -142,18 +208,38 @@ def build_index(
         raise EmptyCorpus(f"No readable documents in {corpus_dir}; the existing index (if any) is unchanged.")
     previous = previous_index(index_dir, encoder, settings) if incremental else None
     known = previous.manifest["documents"] if previous else {}
-    kept = {doc.doc_id for doc in documents if known.get(doc.doc_id, {}).get("content_hash") == doc.content_hash}
-    changed = [doc for doc in documents if doc.doc_id not in kept]
+    changed = [doc for doc in documents if known.get(doc.doc_id, {}).get("content_hash") != doc.content_hash]
     removed = sorted(set(known) - {doc.doc_id for doc in documents})
+    report = BuildReport(Path(index_dir), len(documents), 0, problems, len(changed), removed)
     log(
-        f"{len(documents)} documents: {len(changed)} to embed, {len(kept)} unchanged, {len(removed)} removed; "
-        f"model {encoder.name}"
+        f"{len(documents)} documents: {len(changed)} to embed, {len(documents) - len(changed)} unchanged, "
+        f"{len(removed)} removed; model {encoder.name}"
     )
-    parts = make_parts(changed, encoder, settings, progress)
-    if previous is None:
-        index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
-    else:  # a new segment for the changed documents; the old copies of changed and removed ones deleted
-        index = previous.update(parts, set(known) - kept, corpus_dir, vector_store)
-    index.save(index_dir)
-    log(f"Index saved to {index_dir}: {len(index.chunks)} chunks.")
-    return BuildReport(Path(index_dir), len(documents), len(index.chunks), problems, len(changed), removed)
+    chunked = chunk_documents(changed, encoder, settings)
+    del documents, changed  # from here on a document is held by its batch only
+    work = batches(chunked, BATCH_CHUNKS)
+    progress_report = BuildProgress(progress, sum(item.texts for item in chunked))
+    del chunked
+    index, gone = previous, set(removed)
+    try:
+        for number in range(len(work)):
+            batch, work[number] = work[number], []
+            parts = embed_parts(batch, encoder, settings, progress_report.batch())
+            progress_report.batch_done(sum(item.texts for item in batch))
+            del batch
+            if index is None:
+                index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
+            else:  # a new segment of this batch; the old copies of its documents, and removed ones, deleted
+                gone |= {part.document.doc_id for part in parts} & set(known)
+                index = index.update(parts, gone, corpus_dir, vector_store)
+                gone = set()
+            del parts
+            index.save(index_dir)
+            if number + 1 < len(work):
+                log(f"Saved batch {number + 1} of {len(work)}: {len(index.chunks)} chunks searchable so far.")
+                index = PassageIndex.load(index_dir)  # segments read from disk: the batch leaves memory
+    finally:
+        progress_report.close()
+    report.chunks = len(index.chunks)
+    log(f"Index saved to {index_dir}: {report.chunks} chunks.")
+    return report

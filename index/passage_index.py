@@ -11,6 +11,7 @@ not use are removed after the swap.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -40,10 +41,13 @@ from index.vector_store import FaissStore, MilvusStore, VectorStore, create_stor
 FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 SEGMENTS = "segments"
-# When an update merges segments (a rewrite of their live documents; no re-embedding). Deleted rows cost
-# disk and a little keyword IDF accuracy; many segments cost a lookup each per question token.
-MERGE_DELETED_SHARE = 0.25  # deleted rows above this share of all rows: merge every segment into one
-MAX_SEGMENTS = 16  # more segments than this: merge all but the largest
+# When an update merges segments (a rewrite of their live documents; no re-embedding), as Lucene's log merge
+# policy does. Deleted rows cost disk and a little keyword IDF accuracy; many segments cost a lookup each per
+# question token; a merge holds its segments' sentences and keyword tokens in memory, so it is bounded.
+MERGE_DELETED_SHARE = 0.25  # a segment whose deleted rows pass this share of its rows is rewritten
+MERGE_FACTOR = 8  # this many segments of one size tier are merged into one of the next tier
+TIER_BASE_ROWS = 1000  # tier t holds segments of TIER_BASE_ROWS * MERGE_FACTOR**t rows and up
+MAX_MERGED_ROWS = 100_000  # no merge writes a larger segment (~1 GB of sentence vectors and tokens in memory)
 
 
 class IndexNotFound(RuntimeError):
@@ -224,14 +228,12 @@ class PassageIndex:
         return index.merged()
 
     def merged(self) -> PassageIndex:
-        """This index, with segments merged when the policy asks (see ``update``); else itself."""
-        rows = self.live.rows
-        if rows and rows - len(self.chunks) > MERGE_DELETED_SHARE * rows:
-            return self.merge(range(len(self.segments)))
-        if len(self.segments) > MAX_SEGMENTS:
-            largest = max(range(len(self.segments)), key=lambda s: len(self.live.local[s]))
-            return self.merge([s for s in range(len(self.segments)) if s != largest])
-        return self
+        """This index with segments merged where the policy asks (see ``update``), else itself: a segment
+        with more than ``MERGE_DELETED_SHARE`` of its rows deleted is rewritten (with the others of its kind,
+        up to ``MAX_MERGED_ROWS``), and ``MERGE_FACTOR`` segments of one size tier become one, so an index
+        holds a few segments per tier and each row is rewritten once per tier, not once per update."""
+        group = merge_candidates([len(segment) for segment in self.segments], [len(r) for r in self.live.local])
+        return self.merge(group).merged() if group else self
 
     def merge(self, which) -> PassageIndex:
         """Segments ``which`` rewritten as one new segment of their live documents (placed last). Vectors
@@ -357,6 +359,31 @@ class PassageIndex:
         if model is not None:
             index.check_model(model)
         return index
+
+
+def merge_candidates(rows: list[int], live: list[int]) -> list[int]:
+    """Which segments the next merge rewrites (none: no merge is due), from each segment's rows on disk and
+    live rows: the most worn ones (deleted share over ``MERGE_DELETED_SHARE``), else ``MERGE_FACTOR``
+    segments of the lowest full size tier; never more than ``MAX_MERGED_ROWS`` live rows but for one worn
+    segment alone."""
+    worn = [s for s in range(len(rows)) if rows[s] and rows[s] - live[s] > MERGE_DELETED_SHARE * rows[s]]
+    if worn:
+        group, total = [], 0
+        for s in sorted(worn, key=lambda s: live[s]):
+            if group and total + live[s] > MAX_MERGED_ROWS:
+                break
+            group.append(s)
+            total += live[s]
+        return group
+    tiers: dict[int, list[int]] = {}
+    for s, count in enumerate(live):
+        tier = int(math.log(count / TIER_BASE_ROWS, MERGE_FACTOR)) if count > TIER_BASE_ROWS else 0
+        tiers.setdefault(tier, []).append(s)
+    for tier in sorted(tiers):
+        group = sorted(tiers[tier], key=lambda s: live[s])[:MERGE_FACTOR]
+        if len(group) == MERGE_FACTOR and sum(live[s] for s in group) <= MAX_MERGED_ROWS:
+            return sorted(group)
+    return []
 
 
 def _document_entry(part: DocumentPart, segment: str) -> dict:

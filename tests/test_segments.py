@@ -9,12 +9,14 @@ import json
 import bm25s.scoring
 import pytest
 
+import index.build as build_module
 import index.passage_index as passage_index
 from index.build import BuildSettings, build_index
-from index.passage_index import SEGMENTS, PassageIndex, read_manifest
+from index.passage_index import SEGMENTS, PassageIndex, merge_candidates, read_manifest
 from index.search import Searcher
 from index.segments import lucene_idf
 from index.translate import QueryTranslator
+from ingest.pipeline import load_corpus
 from tests.test_incremental import CountingEncoder
 
 SETTINGS = BuildSettings(max_tokens=64, overlap_tokens=8)
@@ -113,22 +115,42 @@ def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, t
     assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
 
 
-def test_many_segments_are_merged(corpus, tmp_path, encoder, monkeypatch):
-    monkeypatch.setattr(passage_index, "MAX_SEGMENTS", 2)
+def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corpus, tmp_path, encoder, monkeypatch):
+    monkeypatch.setattr(passage_index, "MERGE_FACTOR", 3)
     directory, counting = tmp_path / "index", CountingEncoder(encoder)
     (corpus / "doc7.txt").unlink()
     (corpus / "doc6.txt").unlink()
     build(corpus, directory, counting)
     write_document(corpus, 6)
     build(corpus, directory, counting)
-    assert len(read_manifest(directory)["segments"]) == 2
+    assert len(read_manifest(directory)["segments"]) == 2  # two small segments: below the merge factor
     write_document(corpus, 7)
     assert build(corpus, directory, counting).embedded == 1  # the merge re-embeds nothing
     manifest = read_manifest(directory)
-    assert len(manifest["segments"]) == 2 and manifest["counts"]["documents"] == 8
+    assert len(manifest["segments"]) == 1 and manifest["counts"]["documents"] == 8
     index = PassageIndex.load(directory)
     assert sorted(index.documents) == [f"doc{n}.txt" for n in range(8)]
+    assert len(index.chunks) == index.vector_store.count() == len(index.keyword.tokens)
     assert Searcher(index, encoder).search("海洋经济取得了几项进展？", k=3)[0].doc == "doc7.txt"
+
+
+def test_merges_follow_size_tiers_and_stay_bounded(monkeypatch):
+    """The policy alone, on segment sizes: equal small segments merge, a large one is left alone, no merge
+    passes MAX_MERGED_ROWS, and a segment with over a quarter of its rows deleted is rewritten."""
+
+    def candidates(*segments: int | tuple[int, int]) -> list[int]:  # rows, or (rows, deleted rows)
+        sizes = [s if isinstance(s, tuple) else (s, 0) for s in segments]
+        return merge_candidates([rows for rows, _ in sizes], [rows - deleted for rows, deleted in sizes])
+
+    monkeypatch.setattr(passage_index, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(passage_index, "MAX_MERGED_ROWS", 30_000)
+    assert candidates(50_000, 10, 20) == []  # two small: below the factor
+    assert candidates(50_000, 10, 20, 30) == [1, 2, 3]
+    # 5,000-row segments are tier 1 (3,000 and up), a 900-row one tier 0: not merged with them
+    assert candidates(5_000, 900, 5_000, 6_000) == [0, 2, 3]
+    assert candidates(12_000, 12_000, 12_000) == []  # 36,000 rows: over the bound
+    assert candidates((1_000, 200), 50) == []  # 20% deleted: kept
+    assert candidates((1_000, 300), 50) == [0]  # 30% deleted: rewritten
 
 
 def test_keyword_scores_use_the_idf_of_all_segments(corpus, tmp_path, encoder):
@@ -176,3 +198,39 @@ def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_
     manifest = read_manifest(directory)
     assert "doc8.txt" in manifest["documents"]
     assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])
+
+
+def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corpus, tmp_path, encoder, monkeypatch):
+    """Documents are embedded in batches, each saved and made live before the next: a build stopped in its
+    third batch leaves the first two batches' documents searchable, and the next run embeds only the rest."""
+    monkeypatch.setattr(build_module, "BATCH_CHUNKS", 2)  # two one-chunk documents a batch
+
+    class StoppedInThirdBatch(CountingEncoder):
+        def encode_passages(self, texts, *args, **kwargs):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 3:
+                raise KeyboardInterrupt("stopped")
+            return super().encode_passages(texts, *args, **kwargs)
+
+    directory, stopped = tmp_path / "index", StoppedInThirdBatch(encoder)
+    assert {len(build_module.chunk_documents([d], encoder, SETTINGS)[0].chunks) for d in load_corpus(corpus)[0]} == {1}
+    reported = []
+    with pytest.raises(KeyboardInterrupt):
+        build_index(
+            corpus, directory, stopped, SETTINGS, progress=lambda *done: reported.append(done), log=lambda m: None
+        )
+    assert sorted(read_manifest(directory)["documents"]) == ["doc0.txt", "doc1.txt", "doc2.txt", "doc3.txt"]
+    index = PassageIndex.load(directory)
+    assert Searcher(index, encoder).search("数据安全取得了几项进展？", k=3)[0].doc == "doc1.txt"
+    done = [d for d, _ in reported]
+    assert done == sorted(done) and len({t for _, t in reported}) == 1  # one total over every batch
+    assert done[-1] == len(stopped.embedded) < reported[0][1]
+
+    counting = CountingEncoder(encoder)
+    report = build(corpus, directory, counting)
+    assert report.embedded == 4 and not any("数据安全" in text for text in counting.embedded)
+    manifest = read_manifest(directory)
+    assert sorted(manifest["documents"]) == [f"doc{n}.txt" for n in range(8)]
+    index = PassageIndex.load(directory)
+    assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
+    assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
