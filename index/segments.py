@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from index.keyword import KeywordIndex
+from index.stored_arrays import StoredArray
 from ingest.documents import Chunk, Document, Paragraph
 
 # Decoded chunks and documents a loaded segment keeps (least recently used go first). A question reads
@@ -48,11 +49,12 @@ def document_from_dict(data: dict) -> Document:
 class SentenceTable:
     """Every chunk's sentences: which chunk, where in the document, and their embeddings.
 
-    Used to rescore candidates by their best-matching sentence and to highlight it. A loaded table is
-    memory-mapped (the vectors are most of an index: ~870 MB at 100k passages), so a searching process
-    holds only the pages its questions touch.
+    Used to rescore candidates by their best-matching sentence and to highlight it. A loaded table reads
+    its rows from disk when asked (the vectors are most of an index: ~870 MB at 100k passages), so a
+    searching process holds only the rows its question is using.
     """
 
+    # Columns are arrays in memory, or StoredArrays (read by row ranges) in a loaded table.
     chunk: np.ndarray  # int32, row -> chunk index (ascending)
     start: np.ndarray  # int32, offsets into the document text
     end: np.ndarray
@@ -86,10 +88,12 @@ class SentenceTable:
 
     @classmethod
     def load(cls, directory: Path) -> SentenceTable:
-        # np.asarray drops numpy.memmap's subclass (whose Python-level hooks slow every slice) but keeps
-        # the mapping: the arrays still read from the file.
-        columns = {name: np.asarray(np.load(directory / f"sentence_{name}.npy", mmap_mode="r")) for name in cls.FILES}
-        return cls(**columns)
+        """The columns of a saved table, read by row ranges when asked for (``StoredArray``); the chunk
+        offsets, read for every candidate, memory-mapped."""
+        columns = {name: StoredArray(directory / f"sentence_{name}.npy") for name in cls.FILES if name != "offsets"}
+        # np.asarray drops numpy.memmap's subclass (whose Python-level hooks slow every slice), not the mapping
+        offsets = np.asarray(np.load(directory / "sentence_offsets.npy", mmap_mode="r"))
+        return cls(**columns, offsets=offsets)
 
 
 class LineFile:
