@@ -178,7 +178,12 @@ def write_report(report: dict, out: Path) -> None:
         lines += table(header, rows)
         lines += [
             "Bundled-corpus build time per backend: "
-            + ", ".join(f"`{name}` {fmt(entry.get('bundled_build_seconds'), 1)} s" for name, entry in quality.items()),
+            + ", ".join(
+                f"`{entry['passage_backend']}` {fmt(entry['bundled_build_seconds'], 1)} s"
+                for entry in quality.values()
+                if entry.get("bundled_build_seconds") is not None
+            )
+            + ".",
             "",
         ]
 
@@ -208,6 +213,24 @@ def write_report(report: dict, out: Path) -> None:
         lines += table(
             ["update", "seconds", "of a full build", "documents embedded", "texts embedded", "embedding s", "rest s"],
             rows,
+        )
+
+    scale = report.get("scale_build")
+    if scale and "batches" in scale:
+        lines += [
+            "## A larger build, batch by batch",
+            "",
+            f"`python -m index build`'s path over {scale['documents']} generated documents: {scale['chunks']:,} chunks "
+            f"and {scale['texts_embedded']:,} texts embedded (chunks and sentences) by `{scale['backend']}` in "
+            f"{scale['seconds']:,.0f} s ({scale['chunks_per_s']:.1f} chunks/s, {scale['texts_per_s']:.0f} texts/s), "
+            f"saved in batches of {scale['batch_chunks']:,} chunks (default {scale['default_batch_chunks']:,}), "
+            f"{scale['segments']} segment(s) at the end, index {scale['index_mb']} MB. Peak RSS of the building "
+            "process after each saved batch (flat: memory holds a batch, not the collection):",
+            "",
+        ]
+        lines += table(
+            ["batch", "seconds since start", "peak RSS MB"],
+            [[str(n), fmt(b["seconds"], 1), fmt(b["peak_rss_mb"], 0)] for n, b in enumerate(scale["batches"], 1)],
         )
 
     sizes = report.get("sizes")

@@ -236,23 +236,24 @@ class PassageIndex:
         return self.merge(group).merged() if group else self
 
     def merge(self, which) -> PassageIndex:
-        """Segments ``which`` rewritten as one new segment of their live documents (placed last). Vectors
-        are not touched: they stay in the store under their labels."""
+        """Segments ``which`` rewritten as one new segment of their live documents (placed last; none when
+        they hold no live document). Vectors are not touched: they stay in the store under their labels."""
         which = sorted(set(which))
         parts = [part for s in which for part in self._segment_parts(s)]
-        merged = Segment.from_parts(parts)
         by_id = {part.document.doc_id: part for part in parts}
         others = [s for s in range(len(self.segments)) if s not in which]
-        segments = [self.segments[s] for s in others] + [merged]
-        deleted = [self.deleted[s] for s in others] + [frozenset()]
+        segments = [self.segments[s] for s in others]
+        deleted = [self.deleted[s] for s in others]
         bases = self.live.bases
         labels = [self.vectors.labels[bases[s] : bases[s + 1]] for s in others]
-        labels += [np.asarray(by_id[doc_id].labels, dtype=np.int64) for doc_id in merged.document_rows]
+        entries = dict(self.manifest["documents"])
+        if parts:
+            merged = Segment.from_parts(parts)
+            segments.append(merged)
+            deleted.append(frozenset())
+            labels += [np.asarray(by_id[doc_id].labels, dtype=np.int64) for doc_id in merged.document_rows]
+            entries |= {doc_id: {**entries[doc_id], "segment": merged.name} for doc_id in by_id}
         vectors = RowVectors(self.vectors.store, np.concatenate(labels) if labels else np.zeros(0, np.int64))
-        entries = {
-            doc_id: {**entry, "segment": merged.name} if doc_id in by_id else entry
-            for doc_id, entry in self.manifest["documents"].items()
-        }
         translator = QueryTranslator.build(LiveKeywords(LiveRows(segments, deleted)).vocabulary)
         manifest = _stamped({**self.manifest, "documents": entries}, segments, deleted, vectors)
         return PassageIndex(manifest, segments, deleted, vectors, translator)

@@ -115,6 +115,22 @@ def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, t
     assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
 
 
+def test_a_segment_whose_documents_are_all_removed_is_dropped(corpus, tmp_path, encoder):
+    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    build(corpus, directory, counting)
+    first = read_manifest(directory)["segments"][0]["name"]
+    before = segment_files(directory, first)
+    write_document(corpus, 8)
+    build(corpus, directory, counting)
+    (corpus / "doc8.txt").unlink()
+    assert build(corpus, directory, counting).embedded == 0
+    manifest = read_manifest(directory)
+    assert [(s["name"], s["deleted"]) for s in manifest["segments"]] == [(first, [])]
+    assert segment_files(directory, first) == before and "doc8.txt" not in manifest["documents"]
+    index = PassageIndex.load(directory)
+    assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
+
+
 def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corpus, tmp_path, encoder, monkeypatch):
     monkeypatch.setattr(passage_index, "MERGE_FACTOR", 3)
     directory, counting = tmp_path / "index", CountingEncoder(encoder)
