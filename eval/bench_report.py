@@ -302,7 +302,8 @@ def write_report(report: dict, out: Path) -> None:
         lines += [
             "Memory of the serving process (MB RSS): at start, index loaded, question encoder loaded, peak; "
             "and after the questions, split into anonymous memory (the process's own) and file-backed pages "
-            "of the memory-mapped index files (page cache: shared, and dropped by the OS under pressure):",
+            "(mapped files: libraries, the ONNX weights, offset tables; shared with the page cache, dropped by the "
+            "OS under pressure). Sentence vectors, postings, chunks and documents are read with pread, not mapped:",
             "",
         ]
         rows = []
