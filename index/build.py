@@ -106,10 +106,13 @@ def batches(chunked: list[ChunkedDocument], chunks: int) -> list[list[ChunkedDoc
     """Consecutive documents in batches of at least ``chunks`` chunks (the last may be smaller); a document
     is never split. No documents: one empty batch (an update that only removes)."""
     out: list[list[ChunkedDocument]] = [[]]
+    size = 0
     for item in chunked:
-        if sum(len(c.chunks) for c in out[-1]) >= chunks:
+        if size >= chunks:
             out.append([])
+            size = 0
         out[-1].append(item)
+        size += len(item.chunks)
     return out
 
 

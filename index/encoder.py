@@ -333,9 +333,15 @@ def _ensure_export(kind: str, path: Path, log: Callable[[str], None], calibratio
 
 
 def _export_onnx_source(path: Path, staging: Path, _calibration) -> list[Path]:
-    from sentence_transformers import SentenceTransformer
+    import warnings
 
-    model = SentenceTransformer(str(path), backend="onnx", device="cpu", local_files_only=True)
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()  # the "mistral regex" notice (see _TorchRuntime)
+    with warnings.catch_warnings():  # torch.onnx's tracer warnings about constants: expected for this graph
+        warnings.simplefilter("ignore")
+        model = SentenceTransformer(str(path), backend="onnx", device="cpu", local_files_only=True)
     model.save_pretrained(str(staging / "st"))
     produced = staging / "st" / "onnx" / "model.onnx"
     companions = [f for f in produced.parent.iterdir() if f.name.startswith("model.onnx_data")]

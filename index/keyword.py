@@ -122,7 +122,13 @@ class KeywordIndex:
     are the largest part of a loaded index (~2 GB at 100k passages).
     """
 
-    def __init__(self, bm25, tokens: list[list[str]] | None = None, tokens_file: Path | None = None):
+    def __init__(
+        self,
+        bm25,
+        tokens: list[list[str]] | None = None,
+        tokens_file: Path | None = None,
+        columns: tuple[StoredArray, StoredArray] | None = None,
+    ):
         self.bm25 = bm25
         self._tokens = tokens
         self._tokens_file = tokens_file
@@ -130,9 +136,9 @@ class KeywordIndex:
         # Postings are read straight from the matrix (``postings``); that equals bm25s's own scoring only
         # for methods without a non-occurrence score (the default "lucene" has none).
         self._sparse = getattr(bm25, "nonoccurrence_array", None) is None
-        # A loaded index reads postings with pread (``StoredArray``): read through the memory-mapped matrix,
-        # every question's columns stayed mapped in the serving process (~30 MB a question at 1M passages).
-        self._columns: tuple[StoredArray, StoredArray] | None = None
+        # The matrix's (indices, data) read with pread in a loaded index (``StoredArray``): read through the
+        # memory map, every question's columns stayed in the serving process (~30 MB a question at 1M).
+        self._columns = columns
 
     @property
     def tokens(self) -> list[list[str]]:
@@ -228,10 +234,8 @@ class KeywordIndex:
     def load(cls, directory: Path) -> KeywordIndex:
         import bm25s
 
-        # Memory-mapped: a question reads only its tokens' columns.
+        # Memory-mapped, so loading reads nothing; postings are then read with pread (``columns``).
         bm25 = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0, mmap=True)
-        index = cls(bm25, tokens_file=Path(directory) / "tokens.txt")
         files = [Path(directory) / f"{name}.csc.index.npy" for name in ("indices", "data")]
-        if all(file.exists() for file in files):
-            index._columns = (StoredArray(files[0]), StoredArray(files[1]))
-        return index
+        columns = (StoredArray(files[0]), StoredArray(files[1])) if all(f.exists() for f in files) else None
+        return cls(bm25, tokens_file=Path(directory) / "tokens.txt", columns=columns)

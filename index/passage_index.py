@@ -185,7 +185,7 @@ class PassageIndex:
         """This index without the documents in ``removed`` and with ``parts`` (a changed document is in
         both): one new segment for the parts, the old copies marked deleted, the vector store updated in
         place. The work follows the change, not the collection, until deleted rows or segments pile up and
-        a merge rewrites segments (``MERGE_DELETED_SHARE``, ``MAX_SEGMENTS``)."""
+        a merge rewrites segments (``merge_candidates``)."""
         removed = set(removed) & set(self.documents)
         if not _same_store_kind(self.vectors.store, vector_store):  # another store asked for: one new index
             kept = [part for doc_id, part in self.parts().items() if doc_id not in removed]
