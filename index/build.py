@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from index.encoder import Encoder, ProgressCallback
 from index.keyword import keyword_tokens
-from index.passage_index import IndexMismatch, IndexNotFound, PassageIndex
+from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
 from index.segments import DocumentPart, SentenceTable
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
@@ -193,11 +193,12 @@ def build_index(
 ) -> BuildReport:
     """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
 
-    New and changed documents are embedded in batches of ``BATCH_CHUNKS`` chunks, each saved as a segment
-    and made live before the next is embedded: memory holds one batch, whatever the corpus size, and a
-    build that is stopped leaves the last saved batch live and resumes after it when run again (saved
-    documents are unchanged by their content hash). Every saved version is a whole index: each document
-    in it at its old or its new content, never half of one.
+    New and changed documents are embedded in batches of ``BATCH_CHUNKS`` chunks, each written as a segment
+    before the next is embedded, so memory holds one batch whatever the corpus size. Each batch is also made
+    live, so a build that is stopped leaves the last saved batch live and resumes after it when run again
+    (saved documents are unchanged by their content hash); every such version is a whole index, each
+    document in it at its old or its new content. Only when the folder holds an index built another way
+    (another model or settings) does it stay live until the new one is complete.
 
     ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder)."""
     corpus_dir = Path(corpus_dir)
@@ -223,6 +224,9 @@ def build_index(
     work = batches(chunked, BATCH_CHUNKS)
     progress_report = BuildProgress(progress, sum(item.texts for item in chunked))
     del chunked
+    # Each batch is made live as it is saved, unless an index built another way (model, settings) is there:
+    # that one stays live until the new one is whole.
+    publish_batches = previous is not None or not (Path(index_dir) / CURRENT).exists()
     index, gone = previous, set(removed)
     try:
         for number in range(len(work)):
@@ -237,10 +241,14 @@ def build_index(
                 index = index.update(parts, gone, corpus_dir, vector_store)
                 gone = set()
             del parts
-            index.save(index_dir)
-            if number + 1 < len(work):
+            if number + 1 == len(work):
+                index.save(index_dir)
+            elif publish_batches:
+                index.save(index_dir)
                 log(f"Saved batch {number + 1} of {len(work)}: {len(index.chunks)} chunks searchable so far.")
-                index = PassageIndex.load(index_dir)  # segments read from disk: the batch leaves memory
+            else:
+                log(f"Wrote batch {number + 1} of {len(work)}; the previous index stays live until the last.")
+            index = index.spill(index_dir)  # segments read back from disk: the batch leaves memory
     finally:
         progress_report.close()
     report.chunks = len(index.chunks)

@@ -31,6 +31,7 @@ from index.segments import (
     LiveSentences,
     Segment,
     SentenceTable,
+    StoredChunks,
     fsync_tree,
     write_json,
 )
@@ -257,6 +258,17 @@ class PassageIndex:
         translator = QueryTranslator.build(LiveKeywords(LiveRows(segments, deleted)).vocabulary)
         manifest = _stamped({**self.manifest, "documents": entries}, segments, deleted, vectors)
         return PassageIndex(manifest, segments, deleted, vectors, translator)
+
+    def spill(self, directory: Path) -> PassageIndex:
+        """This index with its segments that are still in memory written to ``directory`` and read back
+        from there (a build's batch leaves memory). Nothing is made live: ``save`` does that."""
+        segments = []
+        for segment in self.segments:
+            if not isinstance(segment.chunks, StoredChunks):
+                segment.save(Path(directory) / SEGMENTS)
+                segment = Segment.load(Path(directory) / SEGMENTS, segment.name)
+            segments.append(segment)
+        return PassageIndex(self.manifest, segments, self.deleted, self.vectors, self.translator)
 
     def parts(self) -> dict[str, DocumentPart]:
         """This index split back into per-document parts (no re-embedding), for rebuilds and merges.

@@ -250,3 +250,30 @@ def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corp
     index = PassageIndex.load(directory)
     assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
     assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+
+
+def test_a_rebuild_with_other_settings_keeps_the_old_index_live_until_it_is_whole(
+    corpus, tmp_path, encoder, monkeypatch
+):
+    directory = tmp_path / "index"
+    build(corpus, directory, CountingEncoder(encoder))
+    old = read_manifest(directory)
+    monkeypatch.setattr(build_module, "BATCH_CHUNKS", 2)
+
+    class StoppedInThirdBatch(CountingEncoder):
+        def encode_passages(self, texts, *args, **kwargs):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 3:
+                raise KeyboardInterrupt("stopped")
+            return super().encode_passages(texts, *args, **kwargs)
+
+    other = BuildSettings(max_tokens=48, overlap_tokens=8)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus, directory, StoppedInThirdBatch(encoder), other, progress=False, log=lambda m: None)
+    assert read_manifest(directory) == old  # the old index, whole, still live
+    assert Searcher(PassageIndex.load(directory), encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+
+    report = build_index(corpus, directory, CountingEncoder(encoder), other, progress=False, log=lambda m: None)
+    manifest = read_manifest(directory)
+    assert report.embedded == 8 and manifest["build"]["max_tokens"] == 48 and len(manifest["documents"]) == 8
+    assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])
