@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from index.encoder import Encoder, ProgressCallback
+from index.encoder import Encoder
 from index.keyword import keyword_tokens
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
 from index.segments import DocumentPart, SentenceTable
@@ -45,6 +45,8 @@ class BuildReport:
     embedded: int = 0  # documents (re-)embedded by this build
     removed: list[str] = field(default_factory=list)
 
+
+ProgressCallback = Callable[[int, int], None]  # (texts embedded, texts to embed in all)
 
 # Chunks embedded between two saves of a build. ~10k chunks and their sentences are ~10M model tokens, about
 # 20 minutes of embedding on 2 cores, and ~1 GB of vectors and keyword tokens in memory.
@@ -117,14 +119,18 @@ def batches(chunked: list[ChunkedDocument], chunks: int) -> list[list[ChunkedDoc
 
 
 def embed_parts(
-    chunked: list[ChunkedDocument], encoder: Encoder, settings: BuildSettings, progress: bool | ProgressCallback
+    chunked: list[ChunkedDocument],
+    encoder: Encoder,
+    settings: BuildSettings,
+    progress: Callable[[int], None] | None = None,
 ) -> list[DocumentPart]:
-    """Embed (chunks and their sentences, in one call) and tokenize chunked documents."""
+    """Embed (chunks and their sentences, in one call) and tokenize chunked documents; ``progress`` hears
+    the number of texts embedded after each encoder batch."""
     texts: list[str] = []
     for item in chunked:
         texts += [embedding_text(chunk, settings.context) for chunk in item.chunks]
         texts += [item.document.text[s:e] for s, e in zip(item.sentence_start, item.sentence_end, strict=True)]
-    vectors = encoder.encode_passages(texts, progress=progress) if texts else np.zeros((0, encoder.dimension))
+    vectors = encoder.encode_passages(texts, progress=progress)
     parts, first = [], 0
     for item in chunked:
         n, sentences = len(item.chunks), len(item.sentence_chunk)
@@ -146,24 +152,15 @@ class BuildProgress:
     """One progress report over every batch of a build: a terminal bar, a callback(done, total), or none."""
 
     def __init__(self, progress: bool | ProgressCallback, total: int):
-        self.progress, self.total, self.offset = progress, total, 0
+        self.progress, self.total, self.done = progress, total, 0
         self.bar = tqdm(total=total, desc="Embedding passages", unit="text") if progress is True else None
 
-    def batch(self) -> bool | ProgressCallback:
-        """The progress argument for the next batch's encode call."""
-        if not self.progress:
-            return False
-        offset = self.offset
-        return lambda done, _total: self._report(offset + done)
-
-    def batch_done(self, texts: int) -> None:
-        self.offset += texts
-
-    def _report(self, done: int) -> None:
+    def advance(self, texts: int) -> None:
+        self.done += texts
         if self.bar is not None:
-            self.bar.update(done - self.bar.n)
+            self.bar.update(texts)
         elif callable(self.progress):
-            self.progress(done, self.total)
+            self.progress(self.done, self.total)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -231,8 +228,7 @@ def build_index(
     try:
         for number in range(len(work)):
             batch, work[number] = work[number], []
-            parts = embed_parts(batch, encoder, settings, progress_report.batch())
-            progress_report.batch_done(sum(item.texts for item in batch))
+            parts = embed_parts(batch, encoder, settings, progress_report.advance)
             del batch
             if index is None:
                 index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from index import settings  # importing the package forces HF_HUB_OFFLINE=1
 
@@ -32,9 +31,6 @@ KNOWN_PROMPTS: list[tuple[str, str, str]] = [  # (name fragment, query prompt, p
     ("bge-large-zh", "为这个句子生成表示以用于检索相关文章：", ""),
     ("bge-", "Represent this sentence for searching relevant passages: ", ""),
 ]
-
-
-ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
 
 
 class ModelNotAvailable(RuntimeError):
@@ -171,35 +167,21 @@ class Encoder:
         return self._runtimes[kind]
 
     def encode_passages(
-        self, texts: Sequence[str], batch_size: int = 32, progress: bool | ProgressCallback = False
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Passage embeddings; ``progress`` is True for a terminal bar, or a callback(done, total)."""
-        runtime = self._runtime(self.backend)
-        if not progress or not texts:
-            return self._encode(runtime, texts, self.passage_prompt, batch_size)
-        # Encode in length order (batches of similar length pad less), in steps that report progress.
-        order = np.argsort([len(text) for text in texts], kind="stable")
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        step = batch_size * 4
-        bar = None if callable(progress) else tqdm(total=len(texts), desc="Embedding passages", unit="text")
-        for first in range(0, len(texts), step):
-            rows = order[first : first + step]
-            vectors[rows] = self._encode(runtime, [texts[i] for i in rows], self.passage_prompt, batch_size)
-            if bar is not None:
-                bar.update(len(rows))
-            else:
-                progress(first + len(rows), len(texts))
-        if bar is not None:
-            bar.close()
-        return vectors
+        """Passage embeddings; ``progress`` hears the number of texts done after each batch. The batches do
+        not depend on it: with ``onnx-int8`` a text's vector depends a little on the texts batched with it
+        (activations are quantized with one scale per batch), so the same texts give the same vectors
+        with a progress bar or without."""
+        return self._encode(self._runtime(self.backend), texts, self.passage_prompt, batch_size, progress)
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self._encode(self._runtime(self.query_backend), texts, self.query_prompt, batch_size)
 
-    def _encode(self, runtime: _Runtime, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+    def _encode(self, runtime: _Runtime, texts: Sequence[str], prompt: str, batch_size: int, progress=None):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = runtime.encode(list(texts), prompt, batch_size)
+        vectors = runtime.encode(list(texts), prompt, batch_size, progress or _silent)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def count_tokens(self, text: str) -> int:
@@ -533,6 +515,10 @@ class FastTokenizer:
         return self(texts, truncation=True, max_length=max_length)["input_ids"]
 
 
+def _silent(done: int) -> None:
+    pass
+
+
 class _Runtime:
     """Prompted texts → normalized embeddings."""
 
@@ -545,7 +531,9 @@ class _Runtime:
         target = _ensure_export(kind, path, log=lambda message: print(message, file=sys.stderr))
         return _ExportedRuntime(kind, path, target, tokenizer or FastTokenizer(path))
 
-    def encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+    def encode(
+        self, texts: list[str], prompt: str, batch_size: int, progress: Callable[[int], None] = _silent
+    ) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -561,15 +549,28 @@ class _TorchRuntime(_Runtime):
         logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
-    def encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
-        return self.model.encode(
-            texts,
-            prompt=prompt,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+    def encode(
+        self, texts: list[str], prompt: str, batch_size: int, progress: Callable[[int], None] = _silent
+    ) -> np.ndarray:
+        # In steps that report progress: torch's fp32 vectors do not depend on the texts batched together.
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        vectors = np.zeros((len(texts), 0), dtype=np.float32)
+        step = batch_size * 8
+        for first in range(0, len(texts), step):
+            rows = order[first : first + step]
+            done = self.model.encode(
+                [texts[i] for i in rows],
+                prompt=prompt,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if vectors.shape[1] == 0:
+                vectors = np.zeros((len(texts), done.shape[1]), dtype=np.float32)
+            vectors[rows] = done
+            progress(len(rows))
+        return vectors
 
 
 class _ExportedRuntime(_Runtime):
@@ -607,7 +608,9 @@ class _ExportedRuntime(_Runtime):
             request = compiled.create_infer_request()
             self.run = lambda feed: next(iter(request.infer(feed).values()))
 
-    def encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+    def encode(
+        self, texts: list[str], prompt: str, batch_size: int, progress: Callable[[int], None] = _silent
+    ) -> np.ndarray:
         """Batches by padded tokens (``TOKEN_BUDGET``), not a count of texts: texts sorted by token length
         are cut into batches whose longest text × size fits the budget, so hundreds of short sentences run
         together while long passages run a few at a time. Padding falls from 1.27× the real tokens
@@ -638,6 +641,7 @@ class _ExportedRuntime(_Runtime):
             if out.shape[1] == 0:
                 out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
             out[rows] = pooled
+            progress(len(rows))
         return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import bm25s.scoring
+import numpy as np
 import pytest
 
 import index.build as build_module
@@ -277,3 +278,19 @@ def test_a_rebuild_with_other_settings_keeps_the_old_index_live_until_it_is_whol
     manifest = read_manifest(directory)
     assert report.embedded == 8 and manifest["build"]["max_tokens"] == 48 and len(manifest["documents"]) == 8
     assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])
+
+
+def test_a_build_embeds_the_same_with_a_progress_bar_or_without(corpus, tmp_path, encoder):
+    """int8 vectors depend a little on the texts batched together, so reporting progress must not change
+    the batches: the CLI (a bar), the app (a callback) and the eval harness (none) build the same index."""
+    quiet, reported, shown = tmp_path / "quiet", tmp_path / "reported", []
+    sentences = "".join(f"第{n}项措施是加强{TOPICS[n % 9]}的统筹。" for n in range(200))  # hundreds of texts
+    (corpus / "measures.txt").write_text(f"标题：两百项措施\n\n{sentences}\n", encoding="utf-8")
+    build_index(corpus, quiet, encoder, SETTINGS, progress=False, log=lambda m: None)
+    build_index(corpus, reported, encoder, SETTINGS, progress=lambda *done: shown.append(done), log=lambda m: None)
+    assert len(shown) > 1 and shown[-1][0] == shown[-1][1]  # step by step, to the end
+    one, other = PassageIndex.load(quiet), PassageIndex.load(reported)
+    chunks = len(one.chunks)
+    assert np.array_equal(one.vectors.reconstruct_n(0, chunks), other.vectors.reconstruct_n(0, chunks))
+    one_sentences, other_sentences = (np.asarray(i.segments[0].sentences.vectors) for i in (one, other))
+    assert np.array_equal(one_sentences, other_sentences)
