@@ -178,7 +178,14 @@ class Encoder:
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self._encode(self._runtime(self.query_backend), texts, self.query_prompt, batch_size)
 
-    def _encode(self, runtime: _Runtime, texts: Sequence[str], prompt: str, batch_size: int, progress=None):
+    def _encode(
+        self,
+        runtime: _Runtime,
+        texts: Sequence[str],
+        prompt: str,
+        batch_size: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = runtime.encode(list(texts), prompt, batch_size, progress or _silent)
