@@ -242,7 +242,7 @@ def write_report(report: dict, out: Path) -> None:
             f"{scale['seconds']:,.0f} s ({scale['chunks_per_s']:.1f} chunks/s, {scale['texts_per_s']:.0f} texts/s), "
             f"saved in batches of {scale['batch_chunks']:,} chunks (default {scale['default_batch_chunks']:,}), "
             f"{scale['segments']} segment(s) at the end, index {scale['index_mb']} MB. Peak RSS of the building "
-            "process after each saved batch (flat: memory holds a batch, not the collection):",
+            "process after each saved batch (a batch's texts, vectors and tokens leave memory once it is saved):",
             "",
         ]
         lines += table(
