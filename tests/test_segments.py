@@ -43,6 +43,16 @@ def corpus(tmp_path):
     return folder
 
 
+class StoppedInThirdBatch(CountingEncoder):
+    """Stops a build in its third encoder call (its third batch: one call a batch)."""
+
+    def encode_passages(self, texts, *args, **kwargs):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == 3:
+            raise KeyboardInterrupt("stopped")
+        return super().encode_passages(texts, *args, **kwargs)
+
+
 def build(corpus, directory, counting: CountingEncoder):
     counting.embedded = []
     return build_index(corpus, directory, counting, SETTINGS, progress=False, log=lambda message: None)
@@ -222,13 +232,6 @@ def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corp
     third batch leaves the first two batches' documents searchable, and the next run embeds only the rest."""
     monkeypatch.setattr(build_module, "BATCH_CHUNKS", 2)  # two one-chunk documents a batch
 
-    class StoppedInThirdBatch(CountingEncoder):
-        def encode_passages(self, texts, *args, **kwargs):
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == 3:
-                raise KeyboardInterrupt("stopped")
-            return super().encode_passages(texts, *args, **kwargs)
-
     directory, stopped = tmp_path / "index", StoppedInThirdBatch(encoder)
     assert {len(build_module.chunk_documents([d], encoder, SETTINGS)[0].chunks) for d in load_corpus(corpus)[0]} == {1}
     reported = []
@@ -260,13 +263,6 @@ def test_a_rebuild_with_other_settings_keeps_the_old_index_live_until_it_is_whol
     build(corpus, directory, CountingEncoder(encoder))
     old = read_manifest(directory)
     monkeypatch.setattr(build_module, "BATCH_CHUNKS", 2)
-
-    class StoppedInThirdBatch(CountingEncoder):
-        def encode_passages(self, texts, *args, **kwargs):
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == 3:
-                raise KeyboardInterrupt("stopped")
-            return super().encode_passages(texts, *args, **kwargs)
 
     other = BuildSettings(max_tokens=48, overlap_tokens=8)
     with pytest.raises(KeyboardInterrupt):
