@@ -398,7 +398,7 @@ def stage_scale_build(args: dict) -> dict:
         texts["total"] = total
 
     def log_batch(message: str) -> None:
-        if message.startswith(("Saved batch", "Index saved")):
+        if message.startswith(("Batch ", "Index saved")):
             batches.append({"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb())})
 
     report = build_module.build_index(corpus, directory, encoder, progress=progress, log=log_batch)

@@ -224,7 +224,7 @@ def build_index(
     # Each batch is made live as it is saved, unless an index built another way (model, settings) is there:
     # that one stays live until the new one is whole.
     publish_batches = previous is not None or not (Path(index_dir) / CURRENT).exists()
-    index, gone = previous, set(removed)
+    index, gone, known_ids = previous, set(removed), set(known)
     try:
         for number in range(len(work)):
             batch, work[number] = work[number], []
@@ -233,18 +233,17 @@ def build_index(
             if index is None:
                 index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
             else:  # a new segment of this batch; the old copies of its documents, and removed ones, deleted
-                gone |= {part.document.doc_id for part in parts} & set(known)
+                gone |= {part.document.doc_id for part in parts} & known_ids
                 index = index.update(parts, gone, corpus_dir, vector_store)
                 gone = set()
             del parts
-            if number + 1 == len(work):
+            last = number + 1 == len(work)
+            if last or publish_batches:
                 index.save(index_dir)
-            elif publish_batches:
-                index.save(index_dir)
-                log(f"Saved batch {number + 1} of {len(work)}: {len(index.chunks)} chunks searchable so far.")
-            else:
-                log(f"Wrote batch {number + 1} of {len(work)}; the previous index stays live until the last.")
-            index = index.spill(index_dir)  # segments read back from disk: the batch leaves memory
+            if not last:
+                state = "searchable so far" if publish_batches else "written; the previous index stays live"
+                log(f"Batch {number + 1} of {len(work)}: {len(index.chunks)} chunks {state}.")
+                index = index.spill(index_dir)  # segments read back from disk: the batch leaves memory
     finally:
         progress_report.close()
     report.chunks = len(index.chunks)
