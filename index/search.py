@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import lexicon
 from index.encoder import Encoder
 from index.hits import Hit
 from index.keyword import keyword_tokens
@@ -42,19 +43,20 @@ LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # A question may say which document to look in: by its kind ("按白皮书的说法", "the 2019 concept paper") or its
 # year. In passage text kind words mark passages *about* a document (news of its release) rather than ones
 # that answer from it, so they are matched against document titles only, and years also against dates.
-DOCUMENT_KINDS = ("概念文件", "评论文章", "白皮书", "新闻稿", "评论", "文章", "社论", "报告", "报道", "文件")
-DOCUMENT_KIND = re.compile("|".join(DOCUMENT_KINDS))
-ENGLISH_DOCUMENT_KINDS = (  # (pattern, plural included; the Chinese kind it names)
-    (r"white ?papers?", "白皮书"),
-    (r"concept papers?", "概念文件"),
-    (r"commentar(?:y|ies)", "评论"),
-    (r"editorials?", "社论"),
-    (r"articles?", "文章"),
-    (r"reports?", "报告"),
-)
-ENGLISH_DOCUMENT_KIND = [
-    (re.compile(rf"\b{pattern}\b", re.IGNORECASE), kind) for pattern, kind in ENGLISH_DOCUMENT_KINDS
-]
+# The kinds are data (index/lexicon/document_kinds.tsv); without the file no word is treated as a kind.
+
+
+@functools.cache
+def document_kinds() -> tuple[re.Pattern | None, tuple[tuple[re.Pattern, str], ...]]:
+    """(the Chinese kind words as one pattern, longest first; (English pattern, Chinese kind) pairs)."""
+    rows = lexicon.table("document_kinds.tsv")
+    chinese = sorted({row[0] for row in rows if row[0]}, key=len, reverse=True)
+    english = tuple(
+        (re.compile(rf"\b(?:{row[1]})\b", re.IGNORECASE), row[0]) for row in rows if len(row) > 1 and row[1]
+    )
+    return (re.compile("|".join(map(re.escape, chinese))) if chinese else None), english
+
+
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
@@ -63,23 +65,29 @@ def document_kind_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Where the question names a kind of document, as whole words: 报告 in 工作报告, not in 报告会."""
     import jieba
 
+    kinds, _ = document_kinds()
+    if kinds is None:
+        return ()
     bounds, position = {0}, 0
     for token in jieba.lcut(text):
         position += len(token)
         bounds.add(position)
-    return tuple(m.span() for m in DOCUMENT_KIND.finditer(text) if m.start() in bounds and m.end() in bounds)
+    return tuple(m.span() for m in kinds.finditer(text) if m.start() in bounds and m.end() in bounds)
 
 
 def without_document_kinds(text: str) -> str:
+    """The question without the kinds of document it names (Chinese words and English phrases)."""
     for start, end in reversed(document_kind_spans(text)):
         text = f"{text[:start]} {text[end:]}"
+    for pattern, _ in document_kinds()[1]:
+        text = pattern.sub(" ", text)
     return text
 
 
 def document_references(text: str) -> list[str]:
     """The kinds of document (in Chinese) and the years a question names."""
     kinds = [text[start:end] for start, end in document_kind_spans(text)]
-    kinds += [kind for pattern, kind in ENGLISH_DOCUMENT_KIND if pattern.search(text)]
+    kinds += [kind for pattern, kind in document_kinds()[1] if pattern.search(text)]
     return list(dict.fromkeys(kinds + YEAR.findall(text)))
 
 

