@@ -178,6 +178,15 @@ def previous_index(index_dir: Path, encoder: Encoder, settings: BuildSettings) -
     return previous
 
 
+def note_background(index: PassageIndex, encoder: Encoder) -> None:
+    """Record in the manifest what unrelated questions score in this index: the answerability judgement
+    compares each question with it (``index.answerability.Background``)."""
+    from index.search import Searcher
+
+    background = Searcher(index, encoder).measure_background()
+    index.manifest["background"] = background.to_dict() if background else None
+
+
 def build_index(
     corpus_dir: Path,
     index_dir: Path,
@@ -239,6 +248,7 @@ def build_index(
             del parts
             last = number + 1 == len(work)
             if last or publish_batches:
+                note_background(index, encoder)
                 index.save(index_dir)
             if not last:
                 state = "searchable so far" if publish_batches else "written; the previous index stays live"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from index.answerability import Evidence
 
 SECTION_SEPARATOR = " › "
 
@@ -29,6 +33,7 @@ class Hit:
     similarity: float = 0.0  # best cosine of the passage or one of its sentences to the question
     coverage: float = 0.0  # IDF-weighted share of the question's keyword groups the passage contains
     relevance: float | None = None  # calibrated probability that the passage answers the question
+    evidence: Evidence | None = None  # what the relevance was judged on (index.answerability)
 
     @property
     def sentence(self) -> str:

@@ -147,6 +147,7 @@ class PassageIndex:
         self.keyword = LiveKeywords(self.live)
         self.vectors = vectors
         self.translator = translator
+        self.directory: Path | None = None  # where it was loaded from (None: built in memory)
         if len(vectors.labels) != len(self.chunks):
             raise ValueError(f"{len(vectors.labels)} vector labels for {len(self.chunks)} chunks")
 
@@ -369,6 +370,7 @@ class PassageIndex:
         vectors = RowVectors(store, np.load(version_dir / "vector_labels.npy"))
         translation = json.loads((version_dir / "translation.json").read_text(encoding="utf-8"))
         index = cls(manifest, segments, deleted, vectors, QueryTranslator.from_dict(translation))
+        index.directory = Path(directory)
         if model is not None:
             index.check_model(model)
         return index

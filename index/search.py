@@ -15,16 +15,22 @@ A question is answered in five steps:
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
 from index import lexicon
+from index.answerability import (
+    Background,
+    QuestionTerms,
+    evidence,
+    load_calibration,
+    measure_background,
+    question_terms,
+)
 from index.encoder import Encoder
 from index.hits import Hit
 from index.keyword import keyword_tokens
@@ -291,44 +297,6 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Logistic map from a hit's features to the probability that it answers the question.
-
-    Fitted per model by ``python -m eval --calibrate`` on the project's own held-out questions.
-    """
-
-    coefficients: tuple[float, ...] = ()  # one per feature, in FEATURES order
-    intercept: float = 0.0
-    threshold: float = 0.5
-
-    FEATURES = ("similarity", "coverage", "english", "similarity*english")
-
-    @staticmethod
-    def features(similarity: float, coverage: float, english: bool) -> tuple[float, ...]:
-        return (similarity, coverage, float(english), similarity * float(english))
-
-    def relevance(self, similarity: float, coverage: float, english: bool) -> float | None:
-        if not self.coefficients:
-            return None
-        features = self.features(similarity, coverage, english)
-        z = self.intercept + sum(c * f for c, f in zip(self.coefficients, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-z))
-
-
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-
-
-def load_calibration(model_name: str, path: Path = CALIBRATION_FILE) -> Calibration:
-    """The calibration fitted for this model, or none (relevance is then unknown, never guessed)."""
-    if not path.exists():
-        return Calibration()
-    entry = json.loads(path.read_text(encoding="utf-8")).get(model_name)
-    if not entry:
-        return Calibration()
-    return Calibration(tuple(entry["coefficients"]), entry["intercept"], entry["threshold"])
-
-
-@dataclass(frozen=True)
 class DocumentInfo:
     date: str
     url: str
@@ -411,7 +379,10 @@ class Searcher:
         self.index = index
         self.encoder = encoder
         self.config = config
-        self.calibration = load_calibration(encoder.name)
+        self.calibration = load_calibration(encoder.name, getattr(index, "directory", None))
+        self.background = Background.from_dict(index.manifest.get("background"))
+        # An index saved before backgrounds were recorded is measured on its first question (a few seconds).
+        self._background_pending = self.background is None
         # Chunk texts and documents stay in the index (read on demand from a loaded one): nothing here is
         # proportional to the collection.
         self.chunk_texts = ChunkTexts(index.chunks)
@@ -437,6 +408,9 @@ class Searcher:
         ``documents`` limits the hits to those document ids (the app's document filter)."""
         config = config or self.config
         text = to_simplified(validate_question(question))
+        if self._background_pending:
+            self._background_pending = False
+            self.background = self.measure_background()
         if k < 1:
             raise BadQuestion("k must be at least 1.")
         if documents is not None:
@@ -454,14 +428,28 @@ class Searcher:
         self.add_sentence_scores(candidates, query_vector, config.sentence)
         ranked = fuse(candidates, config)
         groups = collapse(ranked, self.chunk_texts, k, config, self.chunk_shingles)
-        english = not CJK.search(text)
         for group in groups:
             group[0].sentence_row = self.highlight_row(group[0], term_groups, config)
-        hits = [self.make_hit(rank, group, english) for rank, group in enumerate(groups, 1)]
+        terms = self.question_terms(text)
+        hits = [self.make_hit(rank, group, terms) for rank, group in enumerate(groups, 1)]
         relevance = max((h.relevance for h in hits if h.relevance is not None), default=None)
         answerable = bool(hits) and (relevance is None or relevance >= self.calibration.threshold)
-        terms = sorted({term for group in term_groups for term in group.terms}, key=len, reverse=True)
-        return Answer(text, hits, answerable, relevance, terms)
+        marked = sorted({term for group in term_groups for term in group.terms}, key=len, reverse=True)
+        return Answer(text, hits, answerable, relevance, marked)
+
+    def measure_background(self) -> Background | None:
+        """What unrelated questions score in this index (``index.answerability.Background``)."""
+
+        def best_similarity(question: str) -> float | None:
+            hits = self.search(question, k=1)
+            return hits[0].similarity if hits else None
+
+        return measure_background(best_similarity)
+
+    def question_terms(self, text: str) -> QuestionTerms:
+        """What the relevance of each hit is judged on: the question's words and their weight here."""
+        keyword = self.index.keyword
+        return question_terms(text, self.index.translator, keyword.frequency, len(self.index.chunks), _term_tokens)
 
     # ---- retrieval ------------------------------------------------------------------
 
@@ -651,12 +639,14 @@ class Searcher:
 
     # ---- results --------------------------------------------------------------------
 
-    def make_hit(self, rank: int, group: list[Candidate], english: bool) -> Hit:
+    def make_hit(self, rank: int, group: list[Candidate], terms: QuestionTerms) -> Hit:
         best = group[0]
         chunk = self.index.chunks[best.chunk]
         document = self.document_info(chunk.doc_id)
         sentences = self.index.sentences
         row = best.sentence_row
+        similarity = max(best.dense, best.sentence)
+        found = evidence(terms, to_simplified(chunk.text), similarity, self.background)
         also_in = []
         seen = {chunk.doc_id}
         for other in group[1:]:
@@ -693,9 +683,10 @@ class Searcher:
             also_in=also_in,
             sentence_start=int(sentences.start[row]) if row >= 0 else chunk.start,
             sentence_end=int(sentences.end[row]) if row >= 0 else chunk.end,
-            similarity=max(best.dense, best.sentence),
-            coverage=best.coverage,
-            relevance=self.calibration.relevance(max(best.dense, best.sentence), best.coverage, english),
+            similarity=similarity,
+            coverage=found.coverage,
+            relevance=self.calibration.relevance(found),
+            evidence=found,
         )
 
     def with_config(self, config: SearchConfig) -> Searcher:

@@ -1,0 +1,353 @@
+"""Does the collection answer the question? The evidence each hit gives, and a calibrated judgement.
+
+A reader trusts a passage as an answer when it is about what the question asks and holds what it asks
+for. The evidence here is of that kind, and none of it depends on a particular collection:
+
+- **similarity** of the question to the passage and to its best sentence, also as a margin over the
+  collection's *background*: the similarity that unrelated questions reach in this index (``Background``,
+  measured at build time), since what counts as "similar" differs between collections and languages;
+- **coverage**: the share of the question the passage contains, each word weighted by how informative it
+  is in this collection (IDF); English words count through their Chinese translations, and a word found
+  nowhere in the collection counts as missing, at the highest weight;
+- **absent**: the share of the question (by weight) that occurs nowhere in the collection at all;
+- **the answer slot**: a question asking who, where, when or how many is answered only by a passage
+  whose matching sentences hold a name, place, date or number that the question does not already hold;
+- **numbers** of the question (years, amounts) that the passage lacks.
+
+``Calibration`` maps them to P(the passage answers) by logistic regression (fitted with
+``python -m eval --calibrate`` on questions of several collections); the question is answerable when its
+best hit reaches the calibration's threshold.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from index import lexicon
+from index.keyword import STOP_WORDS
+from index.translate import ENGLISH_STOP_WORDS, ENGLISH_WORD, QueryTranslator
+from ingest.sentences import sentence_spans
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+WORD = re.compile(r"[\w\u3400-\u9fff]")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+YEAR_OR_DATE = re.compile(r"(?:19|20)\d\d|\d{1,2}\s*月|[一二三四五六七八九十]{1,3}月|\d{1,2}\s*日|\d{4}-\d{1,2}")
+COUNTED = re.compile(r"[一二三四五六七八九十百千万亿两几数多]+[个颗位家所次种项条名年天万亿倍台套座批]")
+SLOT_TAGS = {"person": ("nr", "nrfg", "nrt", "nt"), "place": ("ns",)}
+SLOT_SENTENCES = 2  # a passage's sentences that hold most of the question are checked for the slot
+
+
+@functools.cache
+def question_words() -> frozenset[str]:
+    """Words that frame a question rather than say what it is about (lexicon/question_words.txt)."""
+    return lexicon.words("question_words.txt") | STOP_WORDS
+
+
+@functools.cache
+def slot_patterns() -> tuple[tuple[str, str, re.Pattern], ...]:
+    """(slot, language, pattern) from lexicon/answer_slots.tsv."""
+    return tuple(
+        (row[0], row[1], re.compile(row[2], re.IGNORECASE)) for row in lexicon.table("answer_slots.tsv") if len(row) > 2
+    )
+
+
+def answer_slots(question: str, english: bool) -> tuple[str, ...]:
+    """The kinds of answer the question asks for: person, place, time, number (none for "why", "how")."""
+    language = "en" if english else "zh"
+    return tuple(dict.fromkeys(slot for slot, lang, p in slot_patterns() if lang == language and p.search(question)))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing the question is about: a Chinese word, or an English word with its Chinese terms."""
+
+    label: str
+    terms: tuple[str, ...]  # lower-case, in the collection's (folded) script
+    weight: float  # IDF in the collection; the highest IDF when it occurs nowhere
+    in_collection: bool
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """What answerability looks for in a passage, worked out once a question."""
+
+    text: str  # the question as searched (folded script)
+    english: bool
+    units: tuple[Unit, ...]
+    numbers: tuple[str, ...]
+    slots: tuple[str, ...]
+
+    @property
+    def weight(self) -> float:
+        return sum(unit.weight for unit in self.units)
+
+    @property
+    def absent(self) -> float:
+        """Share of the question (by weight) that occurs nowhere in the collection."""
+        total = self.weight
+        return sum(unit.weight for unit in self.units if not unit.in_collection) / total if total else 1.0
+
+    def coverage(self, text: str) -> float:
+        """Share of the question (by weight) the text holds."""
+        total = self.weight
+        if not total:
+            return 0.0
+        lowered = text.lower()
+        return sum(unit.weight for unit in self.units if any(term in lowered for term in unit.terms)) / total
+
+
+def question_terms(
+    text: str,
+    translator: QueryTranslator | None,
+    frequency: Callable[[str], int],
+    passages: int,
+    tokens: Callable[[str], list[str]],
+) -> QuestionTerms:
+    """The question's units with their weights in this collection.
+
+    ``frequency(token)`` is how many passages hold a keyword token, ``tokens(word)`` a word's keyword
+    tokens (a word the index holds only in parts weighs by its rarest part)."""
+    import jieba
+
+    english = not CJK.search(text)
+    highest = math.log(passages + 1) + 1.0
+
+    def weight(term: str) -> float | None:
+        parts = [term] if frequency(term) else [t for t in tokens(term) if frequency(t)]
+        if not parts:
+            return None
+        return math.log((passages + 1) / (min(frequency(t) for t in parts) + 1)) + 1.0
+
+    units: list[Unit] = []
+    if english:
+        covered: set[str] = set()
+        for group in translator.translate(text) if translator else []:
+            weights = [w for w in (weight(term) for term in group.terms) if w is not None]
+            units.append(
+                Unit(group.source, tuple(t.lower() for t in group.terms), max(weights, default=highest), bool(weights))
+            )
+            covered |= {word.lower() for word in ENGLISH_WORD.findall(group.source)}
+        for token in ENGLISH_WORD.findall(text):
+            word = token.lower().removesuffix("'s").removesuffix("’s")
+            if word in covered or word in ENGLISH_STOP_WORDS or word in question_words() or len(word) < 3:
+                continue
+            covered.add(word)
+            found = weight(word)
+            units.append(Unit(word, (word,), found if found is not None else highest, found is not None))
+    else:
+        seen: set[str] = set()
+        for token in jieba.lcut(text.lower()):
+            token = token.strip()
+            if not token or token in seen or not WORD.search(token) or token in question_words():
+                continue
+            if CJK.search(token) and len(token) == 1:  # one character alone says little (a measure word, 年)
+                continue
+            seen.add(token)
+            found = weight(token)
+            units.append(Unit(token, (token,), found if found is not None else highest, found is not None))
+    return QuestionTerms(
+        text, english, tuple(units), tuple(dict.fromkeys(NUMBER.findall(text))), answer_slots(text, english)
+    )
+
+
+def _holds_slot(sentence: str, slot: str, question: str) -> bool:
+    """Does the sentence hold an answer of this kind that the question does not already hold?"""
+    if slot in ("number", "time"):
+        new_number = any(n not in question for n in NUMBER.findall(sentence))
+        if slot == "time":
+            return (new_number and bool(YEAR_OR_DATE.search(sentence))) or bool(
+                re.search(r"[一二三四五六七八九十]+月", sentence)
+            )
+        return new_number or any(m.group() not in question for m in COUNTED.finditer(sentence))
+    import jieba.posseg
+
+    tags = SLOT_TAGS[slot]
+    return any(
+        pair.flag in tags and len(pair.word) > 1 and pair.word not in question for pair in jieba.posseg.cut(sentence)
+    )
+
+
+def slot_missing(terms: QuestionTerms, passage: str) -> float:
+    """1 when the question asks for a kind of answer that the passage's best-matching sentences lack."""
+    if not terms.slots:
+        return 0.0
+    scored = sorted(
+        ((terms.coverage(passage[s:e]), passage[s:e]) for s, e in sentence_spans(passage)), key=lambda x: -x[0]
+    )
+    best = [sentence for score, sentence in scored[:SLOT_SENTENCES] if score > 0]
+    if not best:
+        return 1.0
+    return float(not all(any(_holds_slot(s, slot, terms.text) for s in best) for slot in terms.slots))
+
+
+def numbers_missing(terms: QuestionTerms, passage: str) -> float:
+    """Share of the question's numbers (years, amounts) the passage does not hold."""
+    if not terms.numbers:
+        return 0.0
+    return sum(number not in passage for number in terms.numbers) / len(terms.numbers)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one hit says about whether it answers the question (the calibration's inputs)."""
+
+    similarity: float  # best cosine of the passage or one of its sentences
+    coverage: float
+    absent: float
+    slot_missing: float
+    numbers_missing: float
+    english: bool
+    margin: float = 0.0  # similarity over the background's for the question's language
+
+
+def evidence(terms: QuestionTerms, passage: str, similarity: float, background: Background | None) -> Evidence:
+    """``passage`` in the collection's folded script (as the question terms are)."""
+    return Evidence(
+        similarity=similarity,
+        coverage=terms.coverage(passage),
+        absent=terms.absent,
+        slot_missing=slot_missing(terms, passage),
+        numbers_missing=numbers_missing(terms, passage),
+        english=terms.english,
+        margin=similarity - background.similarity(terms.english) if background else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Background:
+    """What unrelated questions score in this index, per language: the level a real answer must rise above.
+
+    Measured at build time by asking the bundled background questions (lexicon/background_questions.jsonl,
+    generic questions of many domains) and kept in the index manifest."""
+
+    quantile: float = 0.9
+    zh: dict = field(default_factory=dict)  # {"similarity": q, "coverage": q, "questions": n}
+    en: dict = field(default_factory=dict)
+
+    def similarity(self, english: bool) -> float:
+        return float((self.en if english else self.zh).get("similarity", 0.0))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Background | None:
+        return cls(**data) if data else None
+
+
+def measure_background(best_similarity: Callable[[str], float | None], quantile: float = 0.9) -> Background | None:
+    """Ask the background questions and keep, per language, the ``quantile`` of their best hits' similarity
+    (None when the questions file is missing)."""
+    import numpy as np
+
+    levels: dict[str, list[float]] = {"zh": [], "en": []}
+    for language, question in background_questions():
+        value = best_similarity(question)
+        if value is not None:
+            levels["en" if language == "en" else "zh"].append(value)
+    if not any(levels.values()):
+        return None
+    summary = {
+        language: {"similarity": round(float(np.quantile(values, quantile)), 6), "questions": len(values)}
+        for language, values in levels.items()
+        if values
+    }
+    return Background(quantile, **summary)
+
+
+def background_questions() -> list[tuple[str, str]]:
+    """(language, question) of lexicon/background_questions.jsonl."""
+    path = lexicon.FOLDER / "background_questions.jsonl"
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["lang"], row["question"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic map from a hit's evidence to the probability that it answers the question, and the threshold
+    on the best hit's probability under which the question counts as not answered by the collection."""
+
+    coefficients: tuple[float, ...] = ()  # one per feature, in FEATURES order
+    intercept: float = 0.0
+    threshold: float = 0.5
+    features: tuple[str, ...] = ()
+
+    FEATURES = (
+        "similarity",
+        "margin",
+        "coverage",
+        "absent",
+        "slot_missing",
+        "numbers_missing",
+        "english",
+        "similarity*english",
+        "coverage*english",
+    )
+
+    @staticmethod
+    def vector(e: Evidence) -> tuple[float, ...]:
+        english = float(e.english)
+        return (
+            e.similarity,
+            e.margin,
+            e.coverage,
+            e.absent,
+            e.slot_missing,
+            e.numbers_missing,
+            english,
+            e.similarity * english,
+            e.coverage * english,
+        )
+
+    def relevance(self, e: Evidence) -> float | None:
+        if not self.coefficients:
+            return None
+        z = self.intercept + sum(c * f for c, f in zip(self.coefficients, self.vector(e), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def to_dict(self) -> dict:
+        return {
+            "coefficients": list(self.coefficients),
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+            "features": list(self.FEATURES),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        if tuple(data.get("features", ())) != cls.FEATURES:  # fitted on other evidence: unusable, never guessed
+            return cls()
+        return cls(tuple(data["coefficients"]), data["intercept"], data["threshold"], tuple(data["features"]))
+
+
+CALIBRATION_NAME = "calibration.json"
+BUNDLED_CALIBRATIONS = Path(__file__).with_name("calibration")
+
+
+def calibration_file_name(model_name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", Path(model_name).name or model_name) + ".json"
+
+
+def load_calibration(model_name: str, index_dir: Path | None = None) -> Calibration:
+    """The calibration fitted for this model: beside the index if one was fitted there (``eval
+    --calibrate``), else the one shipped with CiteLens (index/calibration/), else none (relevance is then
+    unknown, never guessed)."""
+    candidates: Sequence[Path] = []
+    if index_dir is not None:
+        candidates = [Path(index_dir) / CALIBRATION_NAME]
+    candidates = [*candidates, BUNDLED_CALIBRATIONS / calibration_file_name(model_name)]
+    for path in candidates:
+        if path.is_file():
+            table = json.loads(path.read_text(encoding="utf-8"))
+            entry = table.get(model_name) if "coefficients" not in table else table
+            if entry:
+                return Calibration.from_dict(entry)
+    return Calibration()
