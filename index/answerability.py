@@ -37,10 +37,11 @@ from ingest.sentences import sentence_spans
 CJK = re.compile(r"[\u3400-\u9fff]")
 WORD = re.compile(r"[\w\u3400-\u9fff]")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
-YEAR_OR_DATE = re.compile(r"(?:19|20)\d\d|\d{1,2}\s*月|[一二三四五六七八九十]{1,3}月|\d{1,2}\s*日|\d{4}-\d{1,2}")
-COUNTED = re.compile(r"[一二三四五六七八九十百千万亿两几数多]+[个颗位家所次种项条名年天万亿倍台套座批]")
 SLOT_TAGS = {"person": ("nr", "nrfg", "nrt", "nt"), "place": ("ns",)}
-SLOT_SENTENCES = 2  # a passage's sentences that hold most of the question are checked for the slot
+SLOT_SENTENCES = 3  # a passage's sentences that hold most of the question are checked for the slot
+
+
+INTERROGATIVE = re.compile(r"^(?:几|哪|多少|什么|怎么|怎样|为什么|为何|是否|何)")
 
 
 @functools.cache
@@ -128,9 +129,10 @@ def question_terms(
     if english:
         covered: set[str] = set()
         for group in translator.translate(text) if translator else []:
+            # A synonym group is as common as its commonest term (China → 中国, not the rare 瓷器).
             weights = [w for w in (weight(term) for term in group.terms) if w is not None]
             units.append(
-                Unit(group.source, tuple(t.lower() for t in group.terms), max(weights, default=highest), bool(weights))
+                Unit(group.source, tuple(t.lower() for t in group.terms), min(weights, default=highest), bool(weights))
             )
             covered |= {word.lower() for word in ENGLISH_WORD.findall(group.source)}
         for token in ENGLISH_WORD.findall(text):
@@ -146,6 +148,8 @@ def question_terms(
             token = token.strip()
             if not token or token in seen or not WORD.search(token) or token in question_words():
                 continue
+            if INTERROGATIVE.match(token):  # 几月份, 哪一天, 多少亿: the question's frame, not its subject
+                continue
             if CJK.search(token) and len(token) == 1:  # one character alone says little (a measure word, 年)
                 continue
             seen.add(token)
@@ -156,15 +160,53 @@ def question_terms(
     )
 
 
+NUMERAL = r"(?:\d[\d,]*(?:\.\d+)?|[一二两三四五六七八九十百千万亿零〇]+)"
+YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d\d(?!\d)|[一二三四五六七八九〇零]{4}年")
+MONTH = re.compile(
+    r"(?<![\d.])\d{1,2}\s*月|[一二三四五六七八九十]{1,3}月|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+    re.I,
+)
+DAY = re.compile(r"(?<![\d.])\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,3}[日号]|\d{4}-\d{1,2}-\d{1,2}")
+ASKED_UNIT = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,4})")
+
+
+@functools.cache
+def units() -> tuple[str, ...]:
+    """Measure words and units (lexicon/units.txt), longest first."""
+    return tuple(sorted(lexicon.words("units.txt"), key=len, reverse=True))
+
+
+def asked_unit(question: str) -> str | None:
+    """The unit a Chinese question puts after 多少/几 ("多少亿元" → 亿元), if it names one."""
+    for match in ASKED_UNIT.finditer(question):
+        following = match.group(1)
+        for unit in units():
+            if following.startswith(unit):
+                return unit
+    return None
+
+
+def _new(pattern: re.Pattern, sentence: str, question: str) -> bool:
+    return any(m.group().strip() not in question for m in pattern.finditer(sentence))
+
+
 def _holds_slot(sentence: str, slot: str, question: str) -> bool:
     """Does the sentence hold an answer of this kind that the question does not already hold?"""
-    if slot in ("number", "time"):
-        new_number = any(n not in question for n in NUMBER.findall(sentence))
-        if slot == "time":
-            return (new_number and bool(YEAR_OR_DATE.search(sentence))) or bool(
-                re.search(r"[一二三四五六七八九十]+月", sentence)
-            )
-        return new_number or any(m.group() not in question for m in COUNTED.finditer(sentence))
+    if slot == "year":
+        return _new(YEAR, sentence, question)
+    if slot == "month":
+        return _new(MONTH, sentence, question)
+    if slot == "day":
+        return _new(DAY, sentence, question)
+    if slot == "time":
+        return any(_new(p, sentence, question) for p in (YEAR, MONTH, DAY))
+    if slot == "number":
+        unit = asked_unit(question)
+        pattern = re.compile(NUMERAL + (r"\s*[万亿千百]*\s*" + re.escape(unit) if unit else ""))
+        return any(
+            m.group() not in question and re.search(r"\d|[一二两三四五六七八九十百千万亿]", m.group())
+            for m in pattern.finditer(sentence)
+        )
     import jieba.posseg
 
     tags = SLOT_TAGS[slot]
@@ -174,15 +216,16 @@ def _holds_slot(sentence: str, slot: str, question: str) -> bool:
 
 
 def slot_missing(terms: QuestionTerms, passage: str) -> float:
-    """1 when the question asks for a kind of answer that the passage's best-matching sentences lack."""
+    """1 when the question asks for a kind of answer that the passage's best-matching sentences lack: the
+    sentences holding most of the question (at least half as much as the best one), up to SLOT_SENTENCES."""
     if not terms.slots:
         return 0.0
     scored = sorted(
         ((terms.coverage(passage[s:e]), passage[s:e]) for s, e in sentence_spans(passage)), key=lambda x: -x[0]
     )
-    best = [sentence for score, sentence in scored[:SLOT_SENTENCES] if score > 0]
-    if not best:
+    if not scored or scored[0][0] <= 0:
         return 1.0
+    best = [sentence for score, sentence in scored[:SLOT_SENTENCES] if score >= 0.5 * scored[0][0]]
     return float(not all(any(_holds_slot(s, slot, terms.text) for s in best) for slot in terms.slots))
 
 

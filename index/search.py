@@ -449,6 +449,7 @@ class Searcher:
     def question_terms(self, text: str) -> QuestionTerms:
         """What the relevance of each hit is judged on: the question's words and their weight here."""
         keyword = self.index.keyword
+        text = without_document_kinds(text)  # a kind of document names where to look, not what a passage holds
         return question_terms(text, self.index.translator, keyword.frequency, len(self.index.chunks), _term_tokens)
 
     # ---- retrieval ------------------------------------------------------------------
