@@ -7,10 +7,13 @@ made on the whole document before any line is joined (a per-line guess would bre
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import unicodedata
 from dataclasses import dataclass
+
+from ingest import lexicon
 
 # ---------------------------------------------------------------- character classes
 
@@ -39,10 +42,6 @@ HEADING_PREFIX = re.compile(
     r"|[（(]\d{1,2}[）)]"  # （1）
     rf"|第[{CHINESE_NUMERAL}\d]+[章节部篇])"  # 第一章 / 第二部分
 )
-# Standalone headings without numbering (compared with spaces removed).
-NAMED_HEADINGS = frozenset(
-    {"前言", "序言", "序", "引言", "导言", "导论", "结束语", "结语", "目录", "后记", "附录", "摘要", "参考文献"}
-)
 
 
 def strip_spaces(text: str) -> str:
@@ -50,7 +49,8 @@ def strip_spaces(text: str) -> str:
 
 
 def is_named_heading(text: str) -> bool:
-    return strip_spaces(text) in NAMED_HEADINGS
+    """A standalone heading without numbering (前言, 结束语 …: lexicon/named_headings.txt), spaces ignored."""
+    return strip_spaces(text) in lexicon.word_set("named_headings")
 
 
 def ends_sentence(text: str) -> bool:
@@ -195,21 +195,9 @@ def markup_heading_levels(raw: str) -> dict[str, int | None]:
 
 # ---------------------------------------------------------------- page boilerplate
 
-# WeChat article page chrome. Strong markers never occur in article prose; weak ones are
-# ordinary words, so they are removed only after the first strong marker (the page footer).
-WECHAT_STRONG_MARKERS = frozenset(
-    {
-        "预览时标签不可点", "微信扫一扫", "关注该公众号", "继续滑动看下一个", "轻触阅读原文", "向上滑动看下一个",
-        "微信扫一扫可打开此内容，", "微信扫一扫可打开此内容", "使用完整服务", "微信扫一扫关注该公众号",
-    }
-)  # fmt: skip
-WECHAT_WEAK_LINES = frozenset(
-    {
-        "阅读原文", "知道了", "使用小程序", "取消", "允许", "×", "分析", "视频", "小程序", "赞", "，轻点两下取消赞",
-        "在看", "，轻点两下取消在看", "分享", "留言", "收藏", "听过", "写留言", "已关注", "关注", "阅读",
-        "喜欢此内容的人还喜欢", "人划线", "修改于",
-    }
-)  # fmt: skip
+# WeChat article page chrome (lexicon/wechat_page_footer.txt, lexicon/wechat_page_words.txt). Footer
+# markers never occur in article prose; the words are ordinary ones, so they are removed only after the
+# first footer marker.
 _BOILERPLATE_PATTERNS = re.compile(
     r"^[“\"]?(?:投稿联系方式|投稿邮箱|商务合作|点击上方.{0,12}关注|长按(?:识别)?二维码|扫码关注|扫描二维码关注)"
 )
@@ -217,7 +205,7 @@ _LATIN_LOGO = re.compile(r"^[A-Z][A-Z0-9&\-]{1,15}$")  # "NERCIS": an account's 
 
 
 def is_wechat_page(lines: list[str]) -> bool:
-    return len({line.strip() for line in lines} & WECHAT_STRONG_MARKERS) >= 2
+    return len({line.strip() for line in lines} & lexicon.word_set("wechat_page_footer")) >= 2
 
 
 def _is_body_line(line: str) -> bool:
@@ -230,15 +218,16 @@ def remove_wechat_boilerplate(text: str, title: str = "", account: str = "") -> 
     lines = text.split("\n")
     if not is_wechat_page(lines):
         return text
+    footer_markers, footer_words = lexicon.word_set("wechat_page_footer"), lexicon.word_set("wechat_page_words")
     clean_title = clean_inline(title) if title else ""
     kept: list[str] = []
     in_header, in_footer, title_seen = True, False, False
     for line in lines:
         stripped = line.strip()
-        if stripped in WECHAT_STRONG_MARKERS:
+        if stripped in footer_markers:
             in_footer = True
             continue
-        if _BOILERPLATE_PATTERNS.match(stripped) or (in_footer and stripped in WECHAT_WEAK_LINES):
+        if _BOILERPLATE_PATTERNS.match(stripped) or (in_footer and stripped in footer_words):
             continue
         if stripped and (in_header or in_footer):
             if account and clean_inline(stripped) == clean_inline(account):
@@ -291,6 +280,62 @@ def remove_lone_punctuation_lines(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not _LONE_PUNCT_LINE.match(line))
 
 
+# ---------------------------------------------------------------- news datelines
+
+# A Chinese news report opens with a dateline: <agency><place><month>月<day>日电 (a wire) or 讯 (the
+# paper's own reporter), e.g. 新华社北京11月7日电, 本报南京11月7日讯. An agency is recognised by the shape
+# of its name (…社, …报, …网, …台) when the date follows, or by name (lexicon/news_agencies.txt), which
+# also lets the date be missing (新华社电). 本报 ("this paper") is always known and names no source.
+_AGENCY_SHAPE = rf"[{CJK_CHARS}]{{1,10}}?(?:社|报|网|台)"
+_DATELINE_TAIL = rf"[{CJK_CHARS}]{{0,8}}?\d{{1,2}}月\d{{1,2}}日(?:电|讯)"
+THIS_PAPER = "本报"
+
+
+@dataclass(frozen=True)
+class _DatelinePatterns:
+    line_start: re.Pattern[str]  # a paragraph opening with a dateline (its line may stop before the date)
+    complete: re.Pattern[str]  # a whole dateline at the start of a paragraph, followed by the report
+    anywhere: re.Pattern[str]  # a dated dateline inside a text (also "据新华社…电" and "（新华社…电）")
+    dateless: re.Pattern[str]  # a listed agency's dateline without a date ("新华社电")
+
+
+@functools.cache
+def _dateline_patterns(names: tuple[str, ...]) -> _DatelinePatterns:
+    listed = "|".join(re.escape(name) for name in sorted({*names, THIS_PAPER}, key=len, reverse=True))
+    agency = f"(?P<agency>{listed}|{_AGENCY_SHAPE})"
+    return _DatelinePatterns(
+        line_start=re.compile(rf"(?:{agency}{_DATELINE_TAIL}|(?:{listed})\S{{0,12}}?(?:电|讯|\d))"),
+        complete=re.compile(rf"{agency}{_DATELINE_TAIL}(?=[{CJK_CHARS}])"),
+        anywhere=re.compile(rf"(?<![{CJK_CHARS}])(?:据)?{agency}{_DATELINE_TAIL}"),
+        dateless=re.compile(rf"(?P<agency>{listed})[^\n（()）]{{0,16}}?(?:电|讯)"),
+    )
+
+
+def dateline_patterns() -> _DatelinePatterns:
+    return _dateline_patterns(lexicon.words("news_agencies"))
+
+
+def starts_with_dateline(text: str) -> bool:
+    """Does ``text`` open with a news dateline (新华社北京11月7日电 …)?"""
+    return bool(dateline_patterns().line_start.match(text))
+
+
+def dateline_agency(text: str) -> str:
+    """The agency of the first news dateline in ``text`` ('' if none, or if it is 本报, which names no one)."""
+    patterns = dateline_patterns()
+    found = [match for match in (patterns.anywhere.search(text), patterns.dateless.search(text)) if match]
+    if not found:
+        return ""
+    agency = min(found, key=lambda match: match.start()).group("agency")
+    return "" if agency == THIS_PAPER else agency
+
+
+def restore_dateline_gap(paragraph: str) -> str:
+    """The space after a dateline is conventional (``新华社北京11月7日电 学习…``); spacing removal ate it."""
+    match = dateline_patterns().complete.match(paragraph)
+    return f"{paragraph[: match.end()]} {paragraph[match.end() :]}" if match else paragraph
+
+
 # ---------------------------------------------------------------- paragraphs in normal documents
 
 _MIN_BROKEN_PARAGRAPH = 15
@@ -335,7 +380,6 @@ class _Line:
     indented: bool  # leading whitespace (or, where blank lines are meaningful, a blank line before): starts a paragraph
 
 
-_DATELINE = re.compile(r"^(?:本报|新华社|中新社|人民日报|央视网|光明日报)\S{0,12}?(?:电|讯|\d)")
 _BRACKETED = re.compile(r"^[（(][^（()）]*[）)]$")
 _INDENT_TOLERANCE = 1.5  # a first line is indented by two cells; one cell of slack for punctuation squeeze
 _WIDTH_WINDOW = 8
@@ -419,13 +463,7 @@ def unwrap_hard_wrapped_lines(text: str) -> str:
         else:
             paragraphs.append(line.text)
             in_heading = _starts_heading(line.text)
-    return "\n\n".join(_DATELINE_GAP.sub(r"\1 ", paragraph) for paragraph in paragraphs)
-
-
-# The space after a news dateline is conventional (``新华社北京11月7日电 学习…``); spacing removal ate it.
-_DATELINE_GAP = re.compile(
-    rf"^((?:本报|新华社|中新社)[{CJK_CHARS}]{{0,8}}\d{{1,2}}月\d{{1,2}}日(?:电|讯))(?=[{CJK_CHARS}])"
-)
+    return "\n\n".join(restore_dateline_gap(paragraph) for paragraph in paragraphs)
 
 
 def _joiner(before: str, after: str) -> str:
@@ -469,7 +507,7 @@ def _continues(
         line.indented
         or _starts_heading(line.text)
         or is_named_heading(previous.text)
-        or _DATELINE.match(line.text)
+        or starts_with_dateline(line.text + (following.text if following else ""))
         or _BRACKETED.match(line.text)
         or _BRACKETED.match(previous.text)
     ):

@@ -15,6 +15,7 @@ from ingest.clean import (
     CHINESE_NUMERAL,
     HEADING_PREFIX,
     clean_inline,
+    dateline_agency,
     has_hard_wrapped_layout,
     is_named_heading,
     markup_heading_levels,
@@ -46,7 +47,6 @@ _DATE_PATTERNS = (
 )
 _TRAILING_DATE_NOTE = re.compile(r"\s*[（(]\s*\d{4}\s*年[^（()）]*[）)]\s*$")
 _SOURCE_LABEL = re.compile(r"来\s*源\s*[:：]\s*([^，,；;)）\s]+)")
-_AGENCY_DATELINE = re.compile(r"(新华社|中新社|人民日报|光明日报|经济日报)[^\n（()）]{0,16}?(?:电|讯)")
 _SOURCE_LINK = re.compile(r"原\s*文\s*链\s*接\s*[:：]?\s*(https?://[^\s,，]+)")
 _HEADER_CHARS = 300  # where a date or source line of a document without front matter sits
 
@@ -98,8 +98,7 @@ def derive_metadata(raw: RawDocument, cleaned_text: str) -> DocumentMetadata:
     source = meta.get("source", "").strip()
     if not source:
         label = _SOURCE_LABEL.search(header)
-        dateline = _AGENCY_DATELINE.search(header) or _AGENCY_DATELINE.search(paragraphs[-1])
-        source = label.group(1) if label else dateline.group(1) if dateline else ""
+        source = label.group(1) if label else dateline_agency(header) or dateline_agency(paragraphs[-1])
     url = meta.get("url", "").strip()
     if not url:
         link = _SOURCE_LINK.search(raw.text)
