@@ -66,6 +66,42 @@ def visual_width(text: str) -> float:
 
 # ---------------------------------------------------------------- character-level normalisation
 
+# Compatibility characters that NFKC folds to one ordinary character. PDF text layers of CJK fonts hold
+# Kangxi radicals and compatibility ideographs where the font draws the same glyph (⼤ U+2F24 for 大), and
+# typed text holds full-width digits and letters (２０２２年); both defeat dates, keywords and highlights.
+# Only these blocks, and only one-character foldings, so every offset stays valid; full-width punctuation
+# (，。：（）) is deliberately left alone: it is how Chinese is written.
+_COMPATIBILITY_BLOCKS = (
+    (0x2E80, 0x2EFF),  # CJK radicals supplement (two have a compatibility mapping: ⺟ ⻳)
+    (0x2F00, 0x2FD5),  # Kangxi radicals
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x2F800, 0x2FA1F),  # CJK compatibility ideographs supplement
+    (0xFF10, 0xFF19),  # full-width digits
+    (0xFF21, 0xFF3A),  # full-width Latin capitals
+    (0xFF41, 0xFF5A),  # full-width Latin small letters
+)
+
+
+def _compatibility_table() -> dict[int, str]:
+    table = {}
+    for first, last in _COMPATIBILITY_BLOCKS:
+        for code in range(first, last + 1):
+            folded = unicodedata.normalize("NFKC", chr(code))
+            if folded != chr(code) and len(folded) == 1:
+                table[code] = folded
+    return table
+
+
+_COMPATIBILITY_FOLD = _compatibility_table()
+
+
+def fold_compatibility_characters(text: str) -> str:
+    """Kangxi radicals, compatibility ideographs, full-width digits and letters → their NFKC character.
+
+    One character in, one character out: ``len`` and every offset are unchanged."""
+    return text.translate(_COMPATIBILITY_FOLD)
+
+
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _ODD_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\v\f]")
 _SEPARATOR_RUN = re.compile("\u3000{2,}")
@@ -170,7 +206,7 @@ def remove_markdown_heading_markers(text: str) -> str:
 
 def clean_inline(line: str) -> str:
     """The markup/spacing part of cleaning for one line, so raw headings can be matched to clean paragraphs."""
-    line = remove_markdown_heading_markers(line)
+    line = remove_markdown_heading_markers(fold_compatibility_characters(line))
     line = remove_markdown_emphasis(remove_markdown_links(remove_image_links(line)))
     return normalise_cjk_spacing(normalise_separators(line)).strip()
 
@@ -534,7 +570,7 @@ def _continues(
 
 def remove_noise(raw: str, *, title: str = "", source: str = "") -> str:
     """Everything cleaning removes before paragraphs are decided: markup, page chrome, layout notes."""
-    text = normalise_vertical_forms(normalise_newlines(raw))
+    text = normalise_vertical_forms(normalise_newlines(fold_compatibility_characters(raw)))
     text = split_separator_runs(text)
     text = normalise_separators(text)
     text = remove_markdown_heading_markers(remove_markdown_links(remove_image_links(text)))

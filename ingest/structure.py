@@ -16,6 +16,7 @@ from ingest.clean import (
     HEADING_PREFIX,
     clean_inline,
     dateline_agency,
+    fold_compatibility_characters,
     has_hard_wrapped_layout,
     is_named_heading,
     markup_heading_levels,
@@ -53,6 +54,7 @@ _HEADER_CHARS = 300  # where a date or source line of a document without front m
 
 def normalise_date(text: str) -> str:
     """First date in ``text`` → ``YYYY-MM-DD`` (or ``YYYY-MM`` when the day is missing); '' if none."""
+    text = fold_compatibility_characters(text)  # ２０２２年１１月
     found = []
     for pattern in _DATE_PATTERNS:
         match = pattern.search(text)
