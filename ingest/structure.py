@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from ingest import lexicon
 from ingest.clean import (
     CHINESE_NUMERAL,
     HEADING_PREFIX,
@@ -79,29 +81,95 @@ def _is_metadata_line(text: str) -> bool:
 
 
 def derive_title(paragraphs: list[str], fallback: str) -> str:
-    """First meaningful paragraph, without a trailing ``（2022年11月）``; the fallback if it is prose."""
+    """First meaningful paragraph, without a trailing ``（2022年11月）``; the fallback if it is prose or a
+    section heading (前言, 一、…: the text starts without a title)."""
     for text in paragraphs[:5]:
         if _is_metadata_line(text):
             continue
         title = _TRAILING_DATE_NOTE.sub("", text).strip()
-        if title and len(title) <= 80 and not any(mark in title for mark in "。！？"):
+        section_heading = is_named_heading(title) or numbering_level(title) is not None
+        if title and len(title) <= 80 and not any(mark in title for mark in "。！？") and not section_heading:
             return title
         break
     return fallback
 
 
+# ---------------------------------------------------------------- file properties (weak metadata)
+
+# A title a program stored by itself: a URL (a page printed from a browser: about:blank), a file name.
+_URL_TITLE = re.compile(r"^(?:about|https?|file|data|blob|chrome|edge|javascript):", re.IGNORECASE)
+_FILE_NAME_TITLE = re.compile(r"\.(?:docx?|dotx?|pdf|txt|rtf|wps|odt|html?|md|pptx?|xlsx?|tex)$", re.IGNORECASE)
+_OFFICE_TITLE = re.compile(r"^Microsoft (?:Word|PowerPoint|Excel|Office Word)\s*-\s*", re.IGNORECASE)
+_TRAILING_COUNTER = re.compile(r"[\s_\-]*(?:\d+|[（(]\s*\d+\s*[）)])$")
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def generic_key(value: str) -> str:
+    """How generic values are compared: case, spaces, underscores and a trailing counter ignored (文档1)."""
+    return re.sub(r"[\s_]+", "", _TRAILING_COUNTER.sub("", value.strip())).casefold()
+
+
+def _generic(name: str) -> frozenset[str]:
+    return frozenset(generic_key(value) for value in lexicon.words(name))
+
+
+def is_generic_title(title: str, path: Path | None = None) -> bool:
+    """A file-property title that names nothing: empty, a URL, a file name, the file's own name, or a
+    program's default (lexicon/generic_file_titles.txt)."""
+    title = title.strip()
+    return (
+        not _WORD_CHAR.search(title)
+        or bool(_URL_TITLE.match(title) or _FILE_NAME_TITLE.search(title) or _OFFICE_TITLE.match(title))
+        or generic_key(title) in _generic("generic_file_titles")
+        or (path is not None and generic_key(title) == generic_key(path.stem))
+    )
+
+
+def is_generic_author(author: str) -> bool:
+    """An author a program or an account stored (python-docx, Administrator: lexicon/generic_file_authors.txt)."""
+    return not _WORD_CHAR.search(author) or generic_key(author) in _generic("generic_file_authors")
+
+
+def is_template_date(date: str) -> bool:
+    """A creation date that came with a template or means "unset" (lexicon/template_dates.txt)."""
+    return date in lexicon.word_set("template_dates")
+
+
+def usable_file_properties(properties: dict[str, str], path: Path | None = None) -> dict[str, str]:
+    """The file properties worth anything: generic titles and authors and template dates dropped."""
+    usable = {}
+    title, author = properties.get("title", "").strip(), properties.get("source", "").strip()
+    date = normalise_date(properties.get("date", ""))
+    if title and not is_generic_title(title, path):
+        usable["title"] = clean_inline(title)
+    if author and not is_generic_author(author):
+        usable["source"] = author
+    if date and not is_template_date(date):
+        usable["date"] = date
+    return usable
+
+
 def derive_metadata(raw: RawDocument, cleaned_text: str) -> DocumentMetadata:
-    """Front matter first; otherwise what the text itself says near its top (or a trailing dateline)."""
+    """Each field from the strongest evidence that has it: what the author declared (front matter, HTML
+    meta), then what the text itself says near its top (or in a trailing dateline), then the file's
+    properties (PDF info, DOCX core properties), then the file name."""
     paragraphs = cleaned_text.split(PARAGRAPH_SEPARATOR)
-    meta = raw.metadata
-    title = clean_inline(meta.get("title", "")) or derive_title(paragraphs, raw.path.stem)
+    declared = raw.metadata
+    weak = usable_file_properties(raw.file_properties, raw.path)
     header = cleaned_text[:_HEADER_CHARS]
-    date = normalise_date(meta.get("date", "")) or normalise_date(header)
-    source = meta.get("source", "").strip()
+    # Title: the text's first line is what a reader sees as the title; a file's title is often a template's.
+    title = clean_inline(declared.get("title", "")) or derive_title(paragraphs, weak.get("title") or raw.path.stem)
+    # Date: a date stated in the text is when the document was issued; a file's creation date is only when
+    # that file was made (a copy, an export, a template), so it is the last resort.
+    date = normalise_date(declared.get("date", "")) or normalise_date(header) or weak.get("date", "")
+    # Source: the text names its publisher (来源：…, an agency's dateline); a file's author is whoever's
+    # account saved it.
+    source = declared.get("source", "").strip()
     if not source:
         label = _SOURCE_LABEL.search(header)
         source = label.group(1) if label else dateline_agency(header) or dateline_agency(paragraphs[-1])
-    url = meta.get("url", "").strip()
+    source = source or weak.get("source", "")
+    url = declared.get("url", "").strip()
     if not url:
         link = _SOURCE_LINK.search(raw.text)
         url = link.group(1) if link else ""
