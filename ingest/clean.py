@@ -585,13 +585,15 @@ def has_hard_wrapped_layout(raw: str, *, title: str = "", source: str = "") -> b
     return is_hard_wrapped(remove_noise(raw, title=title, source=source))
 
 
-def clean_text(raw: str, *, title: str = "", source: str = "") -> str:
+def clean_text(raw: str, *, title: str = "", source: str = "", hard_wrapped: bool | None = None) -> str:
     """Raw document body → clean text, paragraphs separated by exactly "\\n\\n".
 
     ``title`` and ``source`` (from front matter) let the WeChat header repeats of them be recognised.
+    ``hard_wrapped``: whether lines are wrapped inside paragraphs; None decides from the text, False is
+    for a reader that already made the paragraphs (one per line).
     """
     text = remove_noise(raw, title=title, source=source)
-    if is_hard_wrapped(text):
+    if is_hard_wrapped(text) if hard_wrapped is None else hard_wrapped:
         paragraphs = unwrap_hard_wrapped_lines(text).split("\n\n")
     else:
         text = remove_lone_punctuation_lines(text)

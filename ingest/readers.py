@@ -311,25 +311,22 @@ def _read_html(path: Path, data: bytes) -> ReadResult:
 
 
 def _read_pdf(path: Path, data: bytes) -> ReadResult:
-    from io import BytesIO
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from ingest.pdf import PdfError, pdf_text
 
     try:
-        reader = PdfReader(BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError(path, "PDF is password-protected")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise IngestError(path, f"not a readable PDF ({error})") from error
-    text = "\n".join(pages)
-    if not text.strip():
+        result = pdf_text(data)
+    except PdfError as error:
+        raise IngestError(path, str(error)) from error
+    if not result.text.strip():
         raise IngestError(path, "PDF has no extractable text (a scanned image? run OCR first)")
-    return ReadResult(text, {}, "pdf", file_properties=pdf_info_properties(dict(info or {})))
+    return ReadResult(
+        result.text,
+        {},
+        "pdf",
+        file_properties=pdf_info_properties(result.properties),
+        page_starts=result.page_starts,
+        paragraphs_known=result.paragraphs_known,
+    )
 
 
 def _read_docx(path: Path, data: bytes) -> ReadResult:
@@ -375,15 +372,17 @@ _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")
 
 
 def pdf_info_properties(info: dict) -> dict[str, str]:
-    """A PDF information dictionary (/Title, /Author, /CreationDate "D:20221107…") → file properties."""
+    """A PDF information dictionary (Title, Author, CreationDate "D:20221107…"; keys with or without "/")
+    → file properties."""
+    info = {str(key).lstrip("/"): value for key, value in info.items()}
     properties = {}
-    for key, name in (("/Title", "title"), ("/Author", "source")):
+    for key, name in (("Title", "title"), ("Author", "source")):
         value = info.get(key)
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         if isinstance(value, str) and value.strip():
             properties[name] = " ".join(value.split())
-    created = info.get("/CreationDate")
+    created = info.get("CreationDate")
     match = _PDF_DATE.match(created.strip()) if isinstance(created, str) else None
     if match:
         properties["date"] = "-".join(part for part in match.groups() if part)

@@ -25,6 +25,7 @@ from ingest.clean import (
     strip_spaces,
 )
 from ingest.documents import Document, Paragraph
+from ingest.pages import carry_page_starts
 from ingest.readers import RawDocument
 
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -295,7 +296,7 @@ def build_document(raw: RawDocument, cleaned_text: str) -> Document:
     texts = [cleaned_text[start:end] for start, end in spans]
     metadata = derive_metadata(raw, cleaned_text)
     front_title, front_source = raw.metadata.get("title", ""), raw.metadata.get("source", "")
-    typeset = has_hard_wrapped_layout(raw.text, title=front_title, source=front_source)
+    typeset = not raw.paragraphs_known and has_hard_wrapped_layout(raw.text, title=front_title, source=front_source)
     levels = heading_levels(texts, markup_heading_levels(raw.text), metadata.title, typeset)
     toc_marker, toc_entries = find_table_of_contents(texts, levels)
     for index in toc_entries:
@@ -321,4 +322,5 @@ def build_document(raw: RawDocument, cleaned_text: str) -> Document:
         url=metadata.url,
         date=metadata.date,
         content_hash=raw.content_hash,
+        page_starts=carry_page_starts(raw.text, raw.page_starts, cleaned_text),
     )

@@ -5,13 +5,20 @@ Every file is generated here (python-docx, reportlab), never committed: small, s
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import re
 from pathlib import Path
 
 import pytest
 
+from ingest import pdf
+from ingest.chunking import chunk_document
+from ingest.pdf import Line
 from ingest.pipeline import ingest_file
-from ingest.readers import read_document_file
+from ingest.readers import IngestError, read_document_file
 from ingest.structure import is_generic_author, is_generic_title, is_template_date, usable_file_properties
+from tests.document_factory import Block, PdfLayout, kangxi_text_layer, make_pdf, report_blocks
 
 BODY = (
     "网络空间是人类共同的活动空间，网络空间前途命运应由世界各国共同掌握。",
@@ -114,3 +121,200 @@ def test_a_date_in_the_text_wins_over_the_file_creation_date(tmp_path: Path):
 
     document = ingest_file(make_docx(tmp_path / "r.docx", build), "r.docx")
     assert document.date == "2022-11"
+
+
+# ---------------------------------------------------------------- PDF
+
+
+@pytest.fixture(scope="module")
+def report_pdf(tmp_path_factory) -> tuple[Path, PdfLayout, list[Block]]:
+    path = tmp_path_factory.mktemp("pdf") / "report.pdf"
+    blocks = report_blocks()
+    layout = make_pdf(path, blocks)
+    assert layout.pages == 3 and layout.continued_pages() == [1, 2]  # paragraphs run over both page breaks
+    return path, layout, blocks
+
+
+def test_pdf_title_date_and_source_come_from_the_text_not_the_junk_properties(report_pdf):
+    path, _, _ = report_pdf
+    raw = read_document_file(path, path.name)
+    assert raw.file_properties["title"] == "about:blank" and raw.file_properties["source"] == "anonymous"
+    document = ingest_file(path, path.name)
+    assert (document.title, document.date, document.source) == ("携手构建网络空间命运共同体", "2022-11-07", "")
+
+
+def test_pdf_running_header_and_page_numbers_are_gone(report_pdf):
+    path, _, _ = report_pdf
+    document = ingest_file(path, path.name)
+    assert "网络空间治理研究报告" not in document.text and "内部资料" not in document.text
+    assert not re.search(r"-\s*\d\s*-", document.text)
+
+
+def test_pdf_paragraphs_are_rebuilt_across_lines_and_pages(report_pdf):
+    path, _, blocks = report_pdf
+    document = ingest_file(path, path.name)
+    assert [document.paragraph_text(p) for p in document.paragraphs] == [block.text for block in blocks]
+
+
+def test_pdf_headings_come_from_the_type_size(report_pdf):
+    path, _, blocks = report_pdf
+    document = ingest_file(path, path.name)
+    headings = [document.paragraph_text(p) for p in document.paragraphs if p.is_heading]
+    assert headings == [block.text for block in blocks if block.kind in ("h1", "h2")]  # the title is not one
+
+    def section(opening: str) -> tuple[str, ...]:
+        return next(p.section for p in document.paragraphs if document.paragraph_text(p).startswith(opening))
+
+    assert section("第1次专题会议") == ("一、总体要求", "指导思想")
+    assert section("第7次专题会议") == ("二、主要任务", "加强基础设施建设")
+    assert section("第13次专题会议") == ("三、保障措施",)
+    assert section("第0次专题会议") == ()
+
+
+def _truth_page(layout: PdfLayout, text: str, offset: int) -> int:
+    """The 1-based page the character at ``offset`` of the document text was printed on, found by looking
+    up the text from there (long enough to be unique) in what the generator put on each page."""
+    printed = "".join(layout.page_text(p) for p in range(layout.pages))
+    page_ends = list(itertools.accumulate(len(layout.page_text(p)) for p in range(layout.pages)))
+    following, preceding = re.sub(r"\s+", "", text[offset:]), re.sub(r"\s+", "", text[: offset + 1])
+    for width in range(12, len(text) + 12, 4):
+        if printed.count(following[:width]) == 1:
+            return bisect.bisect_right(page_ends, printed.index(following[:width])) + 1
+        probe = preceding[-width:]
+        if printed.count(probe) == 1:  # near the end of the text: look back instead
+            return bisect.bisect_right(page_ends, printed.index(probe) + len(probe) - 1) + 1
+    raise AssertionError(f"not printed once: {following[:40]!r}")
+
+
+def test_pdf_pages_start_where_the_printed_pages_start(report_pdf):
+    path, layout, _ = report_pdf
+    document = ingest_file(path, path.name)
+    assert len(document.page_starts) == 3 and document.page_starts[0] == 0
+    for page in range(layout.pages):
+        first_line = layout.lines[page][0].text
+        assert document.text[document.page_starts[page] :].startswith(first_line)
+
+
+def test_every_chunk_is_cited_by_the_pages_its_text_was_printed_on(report_pdf, count_tokens):
+    path, layout, _ = report_pdf
+    document = ingest_file(path, path.name)
+    chunks = chunk_document(document, count_tokens, max_tokens=96, overlap_tokens=16)
+    for chunk in chunks:
+        assert document.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.page_start == _truth_page(layout, document.text, chunk.start), chunk.text[:20]
+        last_line = _truth_page(layout, document.text, chunk.end - 1)  # the page of its last character
+        assert chunk.page_end == last_line, chunk.text[-20:]
+    assert any(chunk.page_end > chunk.page_start for chunk in chunks)
+
+
+def test_kangxi_radicals_in_a_pdf_text_layer_are_folded(report_pdf, tmp_path: Path):
+    path, _, _ = report_pdf
+    kangxi = tmp_path / "kangxi.pdf"
+    kangxi.write_bytes(kangxi_text_layer(path.read_bytes(), {"大": "⼤", "日": "⽇", "月": "⽉", "一": "⼀"}))
+    raw = read_document_file(kangxi, kangxi.name)
+    assert "2022年11⽉7⽇" in raw.text and "⼤家⼀致认为" in raw.text  # what the text layer says
+    document, plain = ingest_file(kangxi, kangxi.name), ingest_file(path, path.name)
+    assert document.text == plain.text
+    assert document.date == "2022-11-07" and document.page_starts == plain.page_starts
+    assert "大家一致认为" in document.text and not re.search("[\u2f00-\u2fdf]", document.text)
+
+
+def test_a_pdf_encrypted_without_a_user_password_is_read(report_pdf, tmp_path: Path):
+    """Restricted (owner password only), encrypted with AES as export tools do: opens with no password."""
+    from pypdf import PdfReader, PdfWriter
+
+    path, _, _ = report_pdf
+    writer = PdfWriter(clone_from=PdfReader(path))
+    writer.encrypt(user_password="", owner_password="owner-secret", algorithm="AES-256")
+    protected = tmp_path / "protected.pdf"
+    with protected.open("wb") as out:
+        writer.write(out)
+    assert b"/Encrypt" in protected.read_bytes()
+    document = ingest_file(protected, protected.name)
+    assert document.text == ingest_file(path, path.name).text
+    assert document.title == "携手构建网络空间命运共同体" and len(document.page_starts) == 3
+
+
+def test_a_pdf_whose_text_the_layout_reader_cannot_map_is_read_plainly(tmp_path: Path):
+    """ReportLab's own encryption leaves the CID font's /Registry and /Ordering unencrypted, so pdfminer
+    decrypts them into garbage and maps no character ("(cid:3962)…"); pypdf reads the codes directly."""
+    path = tmp_path / "rl-protected.pdf"
+    layout = make_pdf(path, report_blocks(), encrypt_owner_password="owner-secret")
+    document = ingest_file(path, path.name)
+    assert "(cid:" not in document.text
+    assert document.title == "携手构建网络空间命运共同体" and document.date == "2022-11-07"
+    assert "网络空间治理研究报告" not in document.text
+    assert len(document.page_starts) == layout.pages
+    for page in range(layout.pages):
+        assert document.text[document.page_starts[page] :].startswith(layout.lines[page][0].text)
+
+
+def test_a_pdf_that_needs_a_password_is_refused_clearly(tmp_path: Path):
+    path = tmp_path / "locked.pdf"
+    make_pdf(path, report_blocks()[:4], user_password="user-secret")
+    with pytest.raises(IngestError, match="password"):
+        read_document_file(path, path.name)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "no xref"])
+def test_a_corrupt_pdf_is_refused_with_a_message(report_pdf, tmp_path: Path, damage: str):
+    path, _, _ = report_pdf
+    data = path.read_bytes()
+    broken = {
+        "truncated": data[: len(data) // 3],
+        "garbage": b"%PDF-1.7\n" + bytes(range(256)) * 40,
+        "no xref": data.replace(b"xref", b"xxxx").replace(b"/Root", b"/Rxxx"),
+    }[damage]
+    corrupt = tmp_path / "corrupt.pdf"
+    corrupt.write_bytes(broken)
+    with pytest.raises(IngestError) as caught:
+        ingest_file(corrupt, corrupt.name)
+    assert "PDF" in caught.value.reason
+
+
+def _line(page: int, top: float, text: str, *, x0: float = 72.0, size: float = 11.0, bold: bool = False) -> Line:
+    x1 = min(523.0, x0 + size * len(text))
+    return Line(page, text, x0, x1, top, top + size, size, bold, top < 100 or top > 740)
+
+
+def test_bold_lines_at_body_size_are_headings_and_numbered_ones_keep_their_numbering():
+    """Headings set bold at the body size (黑体 / Bold), the way many Chinese documents set them."""
+    body = "网络空间是人类共同的活动空间，网络空间前途命运应由世界各国共同掌握。各国应坚持多边"
+    lines = [
+        _line(0, 120, "一、总体要求", bold=True),
+        _line(0, 140, body[:36], x0=94),
+        _line(0, 158, body[:40]),
+        _line(0, 176, "深化务实合作。"),
+        _line(0, 200, "国际合作", bold=True),
+        _line(0, 220, body[:36], x0=94),
+        _line(0, 238, "共同掌握。"),
+    ]
+    body_style = pdf.body_style([lines])
+    paragraphs = pdf.build_paragraphs([lines], body_style)
+    assert pdf.heading_markup(paragraphs, body_style) == [
+        "**一、总体要求**",
+        body[:36] + body[:40] + "深化务实合作。",
+        "# 国际合作",
+        body[:36] + "共同掌握。",
+    ]
+
+
+def test_a_line_in_larger_type_with_sentence_punctuation_is_not_a_heading():
+    lines = [
+        _line(0, 120, "注意：本通知自发布之日起施行。", size=14),
+        _line(0, 150, "网络空间是人类共同的活动空间，网络空间前途命运应由世界各国共同掌握。", x0=94),
+    ]
+    body_style = pdf.body_style([lines])
+    marked = pdf.heading_markup(pdf.build_paragraphs([lines], body_style), body_style)
+    assert marked[0] == "注意：本通知自发布之日起施行。"
+
+
+def test_running_footer_that_counts_pages_is_furniture_but_numbered_body_lines_are_not():
+    def page(n: int) -> list[Line]:
+        body = [_line(n, 60, f"第{3 * n + 1}次会议纪要的开头，各方一致同意。")]  # numbered, but not by page
+        body += [_line(n, 80 + 20 * i, f"第{3 * n + 1}次会议的第{i}项内容。") for i in range(4)]
+        return [*body, _line(n, 790, f"数据安全报告 · 第 {n + 1} 页")]
+
+    pages = [page(n) for n in range(4)]
+    kept = pdf.remove_furniture(pages)
+    assert [[line.text for line in page] for page in kept] == [[line.text for line in page[:-1]] for page in pages]
