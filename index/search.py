@@ -662,6 +662,7 @@ class Searcher:
                     "title": copy.title,
                     "section": " › ".join(copy.section),
                     "paragraph": copy.paragraph_start,
+                    "page": copy.page_start or None,
                     "start": copy.start,
                     "end": copy.end,
                     "date": self.document_info(copy.doc_id).date,
@@ -688,6 +689,8 @@ class Searcher:
             similarity=max(best.dense, best.sentence),
             coverage=best.coverage,
             relevance=self.calibration.relevance(max(best.dense, best.sentence), best.coverage, english),
+            page=chunk.page_start or None,
+            page_end=chunk.page_end or None,
         )
 
     def with_config(self, config: SearchConfig) -> Searcher:
