@@ -330,42 +330,16 @@ def _read_pdf(path: Path, data: bytes) -> ReadResult:
 
 
 def _read_docx(path: Path, data: bytes) -> ReadResult:
-    from io import BytesIO
-    from zipfile import BadZipFile
-
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph as DocxParagraph
+    from ingest.word import DocxError, docx_text
 
     try:
-        document = docx.Document(BytesIO(data))
-    except (BadZipFile, KeyError, ValueError) as error:
-        raise IngestError(path, f"not a readable .docx file ({error})") from error
-    blocks: list[str] = []
-    # Walk the body in order so tables stay where they were; heading styles become markdown headings.
-    for element in document.element.body.iterchildren():
-        tag = element.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            paragraph = DocxParagraph(element, document)
-            text = paragraph.text.strip()
-            style = (paragraph.style.name if paragraph.style is not None else "") or ""
-            level = re.fullmatch(r"Heading (\d)", style)
-            if text and level:
-                text = "#" * int(level.group(1)) + " " + text
-            blocks.append(text)
-        elif tag == "tbl":
-            for row in Table(element, document).rows:
-                cells = [cell.text.strip() for cell in row.cells]
-                blocks.append(" | ".join(cell for cell in cells if cell))
-    text = "\n\n".join(block for block in blocks if block)
-    _check_is_text(text, path)
-    properties = document.core_properties
-    file_properties = {
-        "title": (properties.title or "").strip(),
-        "source": (properties.author or "").strip(),
-        "date": properties.created.date().isoformat() if properties.created else "",
-    }
-    return ReadResult(text, {}, "docx", file_properties={k: v for k, v in file_properties.items() if v})
+        result = docx_text(data)
+    except DocxError as error:
+        raise IngestError(path, str(error)) from error
+    _check_is_text(result.text, path)
+    # A paragraph styled "Title" is the title its author gave the document.
+    declared = {"title": result.title} if result.title else {}
+    return ReadResult(result.text, declared, "docx", file_properties=result.properties, paragraphs_known=True)
 
 
 _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")

@@ -123,6 +123,82 @@ def test_a_date_in_the_text_wins_over_the_file_creation_date(tmp_path: Path):
     assert document.date == "2022-11"
 
 
+def _custom_heading_style(document, name: str, outline_level: int):
+    """A paragraph style like a Chinese template's 标题 1: not named Heading, but with an outline level."""
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    style = document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    level = OxmlElement("w:outlineLvl")
+    level.set(qn("w:val"), str(outline_level))
+    style.element.get_or_add_pPr().append(level)
+    return style
+
+
+def test_docx_headings_as_a_reader_sees_them(tmp_path: Path):
+    from docx.shared import Pt
+
+    def build(document):
+        document.add_paragraph("携手构建网络空间命运共同体", style="Title")
+        document.add_paragraph("2022年11月7日")
+        document.add_paragraph(prose(2))
+        document.add_heading("一、总体要求", level=1)  # styled
+        document.add_paragraph("（一）坚持多边参与").runs[0].bold = True  # bold, numbered: level by numbering
+        document.add_paragraph(prose(3, 1))
+        bold_sentence = document.add_paragraph("各方一致认为，今年的工作取得了积极成效。")  # bold prose: no heading
+        bold_sentence.runs[0].bold = True
+        document.add_paragraph("国际交流合作").runs[0].bold = True  # bold, unnumbered
+        document.add_paragraph(prose(2, 2))
+        table = document.add_table(rows=2, cols=2)
+        for row, cells in zip(table.rows, (("指标", "数值"), ("网民规模", "10.51亿")), strict=True):
+            row.cells[0].text, row.cells[1].text = cells
+        document.add_paragraph("二、主要任务", style=_custom_heading_style(document, "标题一（自定义）", 0))
+        document.add_paragraph(prose(2))
+        larger = document.add_paragraph("附件说明")  # larger type, no style
+        larger.runs[0].font.size = Pt(16)
+        document.add_paragraph(prose(1))
+
+    path = make_docx(tmp_path / "report.docx", build)
+    raw = read_document_file(path, path.name)
+    assert raw.metadata == {"title": "携手构建网络空间命运共同体"}  # the Title style is declared by the author
+    document = ingest_file(path, path.name)
+    assert (document.title, document.date, document.source) == ("携手构建网络空间命运共同体", "2022-11-07", "")
+    texts = [document.paragraph_text(p) for p in document.paragraphs]
+    assert texts[:3] == ["携手构建网络空间命运共同体", "2022年11月7日", prose(2)]
+    assert "指标 | 数值" in texts and "网民规模 | 10.51亿" in texts  # tables stay, in place
+    assert texts.index("网民规模 | 10.51亿") == texts.index("二、主要任务") - 1
+    headings = {document.paragraph_text(p): p.section for p in document.paragraphs if p.is_heading}
+    assert headings == {
+        "一、总体要求": ("一、总体要求",),
+        "（一）坚持多边参与": ("一、总体要求", "（一）坚持多边参与"),
+        "国际交流合作": ("一、总体要求", "（一）坚持多边参与", "国际交流合作"),
+        "二、主要任务": ("二、主要任务",),
+        "附件说明": ("二、主要任务", "附件说明"),
+    }
+    sections = {document.paragraph_text(p): p.section for p in document.paragraphs}
+    assert sections[prose(2, 2)] == ("一、总体要求", "（一）坚持多边参与", "国际交流合作")
+    assert sections["各方一致认为，今年的工作取得了积极成效。"] == ("一、总体要求", "（一）坚持多边参与")
+
+
+@pytest.mark.parametrize("damage", ["not a zip", "zip without a document", "truncated", "old .doc"])
+def test_a_malformed_docx_is_refused_with_a_message(tmp_path: Path, damage: str):
+    import zipfile
+
+    good = make_docx(tmp_path / "good.docx", lambda document: document.add_paragraph(prose(2))).read_bytes()
+    path = tmp_path / "bad.docx"
+    if damage == "zip without a document":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("[Content_Types].xml", "<Types/>")
+    else:
+        broken = {"not a zip": b"PK\x03\x04" + bytes(range(256)) * 8, "truncated": good[: len(good) // 2]}
+        broken["old .doc"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512)
+        path.write_bytes(broken[damage])
+    with pytest.raises(IngestError) as caught:
+        ingest_file(path, path.name)
+    assert "docx" in caught.value.reason or ".doc" in caught.value.reason
+
+
 # ---------------------------------------------------------------- PDF
 
 
