@@ -76,11 +76,14 @@ class PdfText:
 # ---------------------------------------------------------------- reading
 
 
-def _line_from(chars: list[dict], text: str, page: int, page_height: float) -> Line:
-    sizes = Counter(round(float(c.get("size", 0)) * 2) / 2 for c in chars if not c["text"].isspace())
-    fonts = Counter(str(c.get("fontname", "")) for c in chars if not c["text"].isspace())
+def _line_from(chars: list[dict], text: str, page: int, page_height: float, emboldened: set[int]) -> Line:
+    visible = [c for c in chars if not c["text"].isspace()]
+    sizes = Counter(round(float(c.get("size", 0)) * 2) / 2 for c in visible)
     size = sizes.most_common(1)[0][0] if sizes else 0.0
-    bold_chars = sum(n for font, n in fonts.items() if _BOLD_FONT.search(font.split("+")[-1]))
+    # Bold: a bold face ("SimHei", "…-Bold"; subset prefixes "ABCDEF+" aside) or drawn twice (fake bold).
+    bold_chars = sum(
+        1 for c in visible if id(c) in emboldened or _BOLD_FONT.search(str(c.get("fontname", "")).split("+")[-1])
+    )
     top, bottom = min(float(c["top"]) for c in chars), max(float(c["bottom"]) for c in chars)
     return Line(
         page=page,
@@ -90,7 +93,7 @@ def _line_from(chars: list[dict], text: str, page: int, page_height: float) -> L
         top=top,
         bottom=bottom,
         size=size,
-        bold=bold_chars > 0.5 * sum(fonts.values()),
+        bold=bold_chars > 0.5 * len(visible),
         in_margin=top < _MARGIN * page_height or bottom > (1 - _MARGIN) * page_height,
     )
 
@@ -109,18 +112,37 @@ def read_lines(data: bytes) -> tuple[list[list[Line]], dict]:
         with pdf:
             properties = {str(k).lstrip("/"): v for k, v in (pdf.metadata or {}).items()}
             for number, page in enumerate(pdf.pages):
-                page = page.dedupe_chars()  # "fake bold" draws each character twice
+                page, emboldened = _without_doubled_chars(page)
                 lines = []
                 for raw in page.extract_text_lines(strip=True, return_chars=True):
                     text = " ".join(raw["text"].split())
                     if text and raw["chars"]:
-                        lines.append(_line_from(raw["chars"], text, number, float(page.height)))
+                        lines.append(_line_from(raw["chars"], text, number, float(page.height), emboldened))
                 pages.append(sorted(lines, key=lambda line: (line.top, line.x0)))
     except (PDFPasswordIncorrect, PDFEncryptionError) as error:
         raise PdfError(_open_failure(error)) from error
     except Exception as error:
         raise PdfError(f"not a readable PDF ({type(error).__name__}: {error})") from error
     return pages, properties
+
+
+def _without_doubled_chars(page) -> tuple[object, set[int]]:
+    """The page without characters drawn twice at (nearly) the same place, which is how "fake bold" is drawn
+    in fonts that have no bold face (宋体), and the ids of the characters that were drawn twice: bold.
+    (pdfplumber's ``dedupe_chars`` removes them too, at three times the cost of reading the page.)"""
+    kept: dict[tuple[str, int, int], int] = {}
+    doubled: set[int] = set()
+    emboldened: set[int] = set()
+    for char in page.chars:
+        x, y = round(float(char["x0"])), round(float(char["top"]))
+        near = [kept.get((char["text"], x + dx, y + dy)) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+        first = next((found for found in near if found is not None), None)
+        if first is None:
+            kept[(char["text"], x, y)] = id(char)
+        else:
+            doubled.add(id(char))
+            emboldened.add(first)
+    return (page.filter(lambda obj: id(obj) not in doubled) if doubled else page), emboldened
 
 
 def _open_failure(error: Exception) -> str:

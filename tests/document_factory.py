@@ -21,7 +21,7 @@ SIZES = {"title": 18.0, "h1": 15.0, "h2": 13.0, "p": 11.0, "bold": 11.0}
 
 @dataclass
 class Block:
-    kind: str  # "title", "h1", "h2" (larger type), "p" (body paragraph)
+    kind: str  # "title", "h1", "h2" (larger type), "bold" (body size, "fake bold": drawn twice), "p" (body)
     text: str
 
 
@@ -122,6 +122,9 @@ def make_pdf(
             pdf.setFont(FONT, size)
             if block.kind == "title":
                 pdf.drawCentredString(PAGE_WIDTH / 2, y, line)
+            elif block.kind == "bold":  # a font without a bold face is emboldened by drawing it twice
+                pdf.drawString(LEFT, y, line)
+                pdf.drawString(LEFT + 0.4, y, line)
             else:
                 pdf.drawString(LEFT + (indent if number == 0 else 0.0), y, line)
             layout.lines[-1].append(PlacedLine(block.kind, line, index, number == 0))

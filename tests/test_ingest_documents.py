@@ -394,3 +394,18 @@ def test_running_footer_that_counts_pages_is_furniture_but_numbered_body_lines_a
     pages = [page(n) for n in range(4)]
     kept = pdf.remove_furniture(pages)
     assert [[line.text for line in page] for page in kept] == [[line.text for line in page[:-1]] for page in pages]
+
+
+def test_fake_bold_headings_are_read_once_and_as_headings(tmp_path: Path):
+    """Chinese fonts without a bold face (宋体) are emboldened by drawing each character twice."""
+    blocks = [Block("bold" if block.kind == "h2" else block.kind, block.text) for block in report_blocks()]
+    path = tmp_path / "fake-bold.pdf"
+    make_pdf(path, blocks)
+    document = ingest_file(path, path.name)
+    assert [document.paragraph_text(p) for p in document.paragraphs] == [block.text for block in blocks]
+    headings = [document.paragraph_text(p) for p in document.paragraphs if p.is_heading]
+    assert headings == [block.text for block in blocks if block.kind in ("h1", "bold")]
+    assert next(p.section for p in document.paragraphs if p.is_heading and p.section[-1] == "基本原则") == (
+        "一、总体要求",
+        "基本原则",
+    )
