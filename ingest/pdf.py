@@ -416,8 +416,8 @@ def pdf_text(data: bytes) -> PdfText:
     return PdfText("\n\n".join(parts), [int(start) for start in page_starts], properties)
 
 
-def describe(path: Path) -> str:  # pragma: no cover - a debugging aid: python -c "…describe(Path('x.pdf'))"
-    """The rebuilt text with page starts marked, to see what the reader made of a PDF."""
+def describe(path: Path) -> str:
+    """The rebuilt text with page starts marked (⟦p.2⟧), to see what the reader made of a PDF."""
     result = pdf_text(path.read_bytes())
     text = result.text
     for page, start in sorted(enumerate(result.page_starts), key=lambda item: -item[1]):
