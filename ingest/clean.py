@@ -329,7 +329,8 @@ THIS_PAPER = "本报"
 
 @dataclass(frozen=True)
 class _DatelinePatterns:
-    line_start: re.Pattern[str]  # a paragraph opening with a dateline (its line may stop before the date)
+    dated: re.Pattern[str]  # a paragraph opening with a dated dateline
+    named: re.Pattern[str]  # a line opening with a listed agency, then a date or 电/讯 soon after
     complete: re.Pattern[str]  # a whole dateline at the start of a paragraph, followed by the report
     anywhere: re.Pattern[str]  # a dated dateline inside a text (also "据新华社…电" and "（新华社…电）")
     dateless: re.Pattern[str]  # a listed agency's dateline without a date ("新华社电")
@@ -340,7 +341,8 @@ def _dateline_patterns(names: tuple[str, ...]) -> _DatelinePatterns:
     listed = "|".join(re.escape(name) for name in sorted({*names, THIS_PAPER}, key=len, reverse=True))
     agency = f"(?P<agency>{listed}|{_AGENCY_SHAPE})"
     return _DatelinePatterns(
-        line_start=re.compile(rf"(?:{agency}{_DATELINE_TAIL}|(?:{listed})\S{{0,12}}?(?:电|讯|\d))"),
+        dated=re.compile(agency + _DATELINE_TAIL),
+        named=re.compile(rf"(?:{listed})\S{{0,12}}?(?:电|讯|\d)"),
         complete=re.compile(rf"{agency}{_DATELINE_TAIL}(?=[{CJK_CHARS}])"),
         anywhere=re.compile(rf"(?<![{CJK_CHARS}])(?:据)?{agency}{_DATELINE_TAIL}"),
         dateless=re.compile(rf"(?P<agency>{listed})[^\n（()）]{{0,16}}?(?:电|讯)"),
@@ -351,9 +353,11 @@ def dateline_patterns() -> _DatelinePatterns:
     return _dateline_patterns(lexicon.words("news_agencies"))
 
 
-def starts_with_dateline(text: str) -> bool:
-    """Does ``text`` open with a news dateline (新华社北京11月7日电 …)?"""
-    return bool(dateline_patterns().line_start.match(text))
+def starts_with_dateline(line: str, following: str = "") -> bool:
+    """Does ``line`` open with a news dateline (新华社北京11月7日电 …)? A hard-wrapped line may stop inside
+    it (本报北京11 / 月7日讯), so a dated dateline is looked for in ``line`` and the ``following`` line."""
+    patterns = dateline_patterns()
+    return bool(patterns.named.match(line) or patterns.dated.match(line + following))
 
 
 def dateline_agency(text: str) -> str:
@@ -543,7 +547,7 @@ def _continues(
         line.indented
         or _starts_heading(line.text)
         or is_named_heading(previous.text)
-        or starts_with_dateline(line.text + (following.text if following else ""))
+        or starts_with_dateline(line.text, following.text if following else "")
         or _BRACKETED.match(line.text)
         or _BRACKETED.match(previous.text)
     ):
