@@ -11,6 +11,22 @@ if TYPE_CHECKING:
 SECTION_SEPARATOR = " › "
 
 
+def page_label(page: int | None, page_end: int | None = None) -> str:
+    """``p. 3``, or ``p. 3–4`` for a passage that runs on to the next page; '' when the source has no pages."""
+    if not page:
+        return ""
+    return f"p. {page}" if not page_end or page_end == page else f"p. {page}–{page_end}"
+
+
+def paragraph_label(first: int, last: int) -> str:
+    return f"¶{first}" if first == last else f"¶{first}–{last}"
+
+
+def location_label(page: int | None, page_end: int | None, first: int, last: int) -> str:
+    """Where in the document: ``p. 3 ¶12`` (paged sources) or ``¶12``."""
+    return " ".join(label for label in (page_label(page, page_end), paragraph_label(first, last)) if label)
+
+
 @dataclass
 class Hit:
     rank: int
@@ -33,6 +49,8 @@ class Hit:
     similarity: float = 0.0  # best cosine of the passage or one of its sentences to the question
     coverage: float = 0.0  # IDF-weighted share of the question's keyword groups the passage contains
     relevance: float | None = None  # calibrated probability that the passage answers the question
+    page: int | None = None  # 1-based page of the passage's first character (paged sources: PDF); None if unpaged
+    page_end: int | None = None  # page of its last character
     evidence: Evidence | None = None  # what the relevance was judged on (index.answerability)
 
     @property
@@ -45,12 +63,10 @@ class Hit:
 
     @property
     def citation(self) -> str:
-        """Ready-to-paste citation: title › section › ¶n, date, url."""
+        """Ready-to-paste citation: title › section › p. N ¶n (the page for paged sources), date, url."""
         parts = [self.title, *self.section]
-        para = (
-            f"¶{self.paragraph}" if self.paragraph == self.paragraph_end else f"¶{self.paragraph}–{self.paragraph_end}"
-        )
-        head = SECTION_SEPARATOR.join([p for p in parts if p] + [para])
+        where = location_label(self.page, self.page_end, self.paragraph, self.paragraph_end)
+        head = SECTION_SEPARATOR.join([p for p in parts if p] + [where])
         tail = ", ".join(x for x in (self.date, self.url) if x)
         return f"{head}, {tail}" if tail else head
 
@@ -73,4 +89,6 @@ class Hit:
             "also_in": self.also_in,
             "sentence": {"start": self.sentence_start, "end": self.sentence_end, "text": self.sentence},
             "relevance": None if self.relevance is None else round(float(self.relevance), 4),
+            "page": self.page,
+            "page_end": self.page_end,
         }

@@ -661,6 +661,7 @@ class Searcher:
                     "title": copy.title,
                     "section": " › ".join(copy.section),
                     "paragraph": copy.paragraph_start,
+                    "page": copy.page_start or None,
                     "start": copy.start,
                     "end": copy.end,
                     "date": self.document_info(copy.doc_id).date,
@@ -687,6 +688,8 @@ class Searcher:
             similarity=similarity,
             coverage=found.coverage,
             relevance=self.calibration.relevance(found),
+            page=chunk.page_start or None,
+            page_end=chunk.page_end or None,
             evidence=found,
         )
 

@@ -44,7 +44,8 @@ def summary_lines(doc: Document) -> list[str]:
     lines = [
         f"{doc.doc_id}: {doc.title}",
         f"    date {doc.date or '-'} | source {doc.source or '-'} | url {doc.url or '-'}",
-        f"    {len(doc.paragraphs)} paragraphs, {headings} headings, {len(doc.text)} characters",
+        f"    {len(doc.paragraphs)} paragraphs, {headings} headings, {len(doc.text)} characters"
+        + (f", {len(doc.page_starts)} pages" if doc.page_starts else ""),
     ]
     lines += [f"    § {title}" for title in top_sections]
     return lines
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         for record in records:
             section = SECTION_SEPARATOR.join(record["section"]) or "-"
             span = f"¶{record['paragraph_start']}-{record['paragraph_end']}"
+            if record["page_start"]:
+                span = f"p.{record['page_start']}-{record['page_end']} {span}"
             print(f"{record['chunk_id']} [{section}] {span}: {record['text'][:50]}")
     else:
         for doc in documents:

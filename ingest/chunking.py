@@ -206,6 +206,7 @@ def chunk_document(
             # The section of the chunk's first text (not heading) paragraph: a short parent's intro
             # glued in front of a subsection cites the parent.
             body = next((p for p in covered if not p.is_heading), None)
+            page_start, page_end = doc.page_span(start, end)
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}#{len(chunks)}",
@@ -217,6 +218,8 @@ def chunk_document(
                     paragraph_start=first.number,
                     paragraph_end=last.number,
                     section=body.section if body and body.section else block.section,
+                    page_start=page_start,
+                    page_end=page_end,
                 )
             )
     return chunks

@@ -7,10 +7,13 @@ made on the whole document before any line is joined (a per-line guess would bre
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import unicodedata
 from dataclasses import dataclass
+
+from ingest import lexicon
 
 # ---------------------------------------------------------------- character classes
 
@@ -39,10 +42,6 @@ HEADING_PREFIX = re.compile(
     r"|[（(]\d{1,2}[）)]"  # （1）
     rf"|第[{CHINESE_NUMERAL}\d]+[章节部篇])"  # 第一章 / 第二部分
 )
-# Standalone headings without numbering (compared with spaces removed).
-NAMED_HEADINGS = frozenset(
-    {"前言", "序言", "序", "引言", "导言", "导论", "结束语", "结语", "目录", "后记", "附录", "摘要", "参考文献"}
-)
 
 
 def strip_spaces(text: str) -> str:
@@ -50,7 +49,8 @@ def strip_spaces(text: str) -> str:
 
 
 def is_named_heading(text: str) -> bool:
-    return strip_spaces(text) in NAMED_HEADINGS
+    """A standalone heading without numbering (前言, 结束语 …: lexicon/named_headings.txt), spaces ignored."""
+    return strip_spaces(text) in lexicon.word_set("named_headings")
 
 
 def ends_sentence(text: str) -> bool:
@@ -65,6 +65,42 @@ def visual_width(text: str) -> float:
 
 
 # ---------------------------------------------------------------- character-level normalisation
+
+# Compatibility characters that NFKC folds to one ordinary character. PDF text layers of CJK fonts hold
+# Kangxi radicals and compatibility ideographs where the font draws the same glyph (⼤ U+2F24 for 大), and
+# typed text holds full-width digits and letters (２０２２年); both defeat dates, keywords and highlights.
+# Only these blocks, and only one-character foldings, so every offset stays valid; full-width punctuation
+# (，。：（）) is deliberately left alone: it is how Chinese is written.
+_COMPATIBILITY_BLOCKS = (
+    (0x2E80, 0x2EFF),  # CJK radicals supplement (two have a compatibility mapping: ⺟ ⻳)
+    (0x2F00, 0x2FD5),  # Kangxi radicals
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x2F800, 0x2FA1F),  # CJK compatibility ideographs supplement
+    (0xFF10, 0xFF19),  # full-width digits
+    (0xFF21, 0xFF3A),  # full-width Latin capitals
+    (0xFF41, 0xFF5A),  # full-width Latin small letters
+)
+
+
+def _compatibility_table() -> dict[int, str]:
+    table = {}
+    for first, last in _COMPATIBILITY_BLOCKS:
+        for code in range(first, last + 1):
+            folded = unicodedata.normalize("NFKC", chr(code))
+            if folded != chr(code) and len(folded) == 1:
+                table[code] = folded
+    return table
+
+
+_COMPATIBILITY_FOLD = _compatibility_table()
+
+
+def fold_compatibility_characters(text: str) -> str:
+    """Kangxi radicals, compatibility ideographs, full-width digits and letters → their NFKC character.
+
+    One character in, one character out: ``len`` and every offset are unchanged."""
+    return text.translate(_COMPATIBILITY_FOLD)
+
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _ODD_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\v\f]")
@@ -170,7 +206,7 @@ def remove_markdown_heading_markers(text: str) -> str:
 
 def clean_inline(line: str) -> str:
     """The markup/spacing part of cleaning for one line, so raw headings can be matched to clean paragraphs."""
-    line = remove_markdown_heading_markers(line)
+    line = remove_markdown_heading_markers(fold_compatibility_characters(line))
     line = remove_markdown_emphasis(remove_markdown_links(remove_image_links(line)))
     return normalise_cjk_spacing(normalise_separators(line)).strip()
 
@@ -195,21 +231,9 @@ def markup_heading_levels(raw: str) -> dict[str, int | None]:
 
 # ---------------------------------------------------------------- page boilerplate
 
-# WeChat article page chrome. Strong markers never occur in article prose; weak ones are
-# ordinary words, so they are removed only after the first strong marker (the page footer).
-WECHAT_STRONG_MARKERS = frozenset(
-    {
-        "预览时标签不可点", "微信扫一扫", "关注该公众号", "继续滑动看下一个", "轻触阅读原文", "向上滑动看下一个",
-        "微信扫一扫可打开此内容，", "微信扫一扫可打开此内容", "使用完整服务", "微信扫一扫关注该公众号",
-    }
-)  # fmt: skip
-WECHAT_WEAK_LINES = frozenset(
-    {
-        "阅读原文", "知道了", "使用小程序", "取消", "允许", "×", "分析", "视频", "小程序", "赞", "，轻点两下取消赞",
-        "在看", "，轻点两下取消在看", "分享", "留言", "收藏", "听过", "写留言", "已关注", "关注", "阅读",
-        "喜欢此内容的人还喜欢", "人划线", "修改于",
-    }
-)  # fmt: skip
+# WeChat article page chrome (lexicon/wechat_page_footer.txt, lexicon/wechat_page_words.txt). Footer
+# markers never occur in article prose; the words are ordinary ones, so they are removed only after the
+# first footer marker.
 _BOILERPLATE_PATTERNS = re.compile(
     r"^[“\"]?(?:投稿联系方式|投稿邮箱|商务合作|点击上方.{0,12}关注|长按(?:识别)?二维码|扫码关注|扫描二维码关注)"
 )
@@ -217,7 +241,7 @@ _LATIN_LOGO = re.compile(r"^[A-Z][A-Z0-9&\-]{1,15}$")  # "NERCIS": an account's 
 
 
 def is_wechat_page(lines: list[str]) -> bool:
-    return len({line.strip() for line in lines} & WECHAT_STRONG_MARKERS) >= 2
+    return len({line.strip() for line in lines} & lexicon.word_set("wechat_page_footer")) >= 2
 
 
 def _is_body_line(line: str) -> bool:
@@ -230,15 +254,16 @@ def remove_wechat_boilerplate(text: str, title: str = "", account: str = "") -> 
     lines = text.split("\n")
     if not is_wechat_page(lines):
         return text
+    footer_markers, footer_words = lexicon.word_set("wechat_page_footer"), lexicon.word_set("wechat_page_words")
     clean_title = clean_inline(title) if title else ""
     kept: list[str] = []
     in_header, in_footer, title_seen = True, False, False
     for line in lines:
         stripped = line.strip()
-        if stripped in WECHAT_STRONG_MARKERS:
+        if stripped in footer_markers:
             in_footer = True
             continue
-        if _BOILERPLATE_PATTERNS.match(stripped) or (in_footer and stripped in WECHAT_WEAK_LINES):
+        if _BOILERPLATE_PATTERNS.match(stripped) or (in_footer and stripped in footer_words):
             continue
         if stripped and (in_header or in_footer):
             if account and clean_inline(stripped) == clean_inline(account):
@@ -291,6 +316,66 @@ def remove_lone_punctuation_lines(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not _LONE_PUNCT_LINE.match(line))
 
 
+# ---------------------------------------------------------------- news datelines
+
+# A Chinese news report opens with a dateline: <agency><place><month>月<day>日电 (a wire) or 讯 (the
+# paper's own reporter), e.g. 新华社北京11月7日电, 本报南京11月7日讯. An agency is recognised by the shape
+# of its name (…社, …报, …网, …台) when the date follows, or by name (lexicon/news_agencies.txt), which
+# also lets the date be missing (新华社电). 本报 ("this paper") is always known and names no source.
+_AGENCY_SHAPE = rf"[{CJK_CHARS}]{{1,10}}?(?:社|报|网|台)"
+_DATELINE_TAIL = rf"[{CJK_CHARS}]{{0,8}}?\d{{1,2}}月\d{{1,2}}日(?:电|讯)"
+THIS_PAPER = "本报"
+
+
+@dataclass(frozen=True)
+class _DatelinePatterns:
+    dated: re.Pattern[str]  # a paragraph opening with a dated dateline
+    named: re.Pattern[str]  # a line opening with a listed agency, then a date or 电/讯 soon after
+    complete: re.Pattern[str]  # a whole dateline at the start of a paragraph, followed by the report
+    anywhere: re.Pattern[str]  # a dated dateline inside a text (also "据新华社…电" and "（新华社…电）")
+    dateless: re.Pattern[str]  # a listed agency's dateline without a date ("新华社电")
+
+
+@functools.cache
+def _dateline_patterns(names: tuple[str, ...]) -> _DatelinePatterns:
+    listed = "|".join(re.escape(name) for name in sorted({*names, THIS_PAPER}, key=len, reverse=True))
+    agency = f"(?P<agency>{listed}|{_AGENCY_SHAPE})"
+    return _DatelinePatterns(
+        dated=re.compile(agency + _DATELINE_TAIL),
+        named=re.compile(rf"(?:{listed})\S{{0,12}}?(?:电|讯|\d)"),
+        complete=re.compile(rf"{agency}{_DATELINE_TAIL}(?=[{CJK_CHARS}])"),
+        anywhere=re.compile(rf"(?<![{CJK_CHARS}])(?:据)?{agency}{_DATELINE_TAIL}"),
+        dateless=re.compile(rf"(?P<agency>{listed})[^\n（()）]{{0,16}}?(?:电|讯)"),
+    )
+
+
+def dateline_patterns() -> _DatelinePatterns:
+    return _dateline_patterns(lexicon.words("news_agencies"))
+
+
+def starts_with_dateline(line: str, following: str = "") -> bool:
+    """Does ``line`` open with a news dateline (新华社北京11月7日电 …)? A hard-wrapped line may stop inside
+    it (本报北京11 / 月7日讯), so a dated dateline is looked for in ``line`` and the ``following`` line."""
+    patterns = dateline_patterns()
+    return bool(patterns.named.match(line) or patterns.dated.match(line + following))
+
+
+def dateline_agency(text: str) -> str:
+    """The agency of the first news dateline in ``text`` ('' if none, or if it is 本报, which names no one)."""
+    patterns = dateline_patterns()
+    found = [match for match in (patterns.anywhere.search(text), patterns.dateless.search(text)) if match]
+    if not found:
+        return ""
+    agency = min(found, key=lambda match: match.start()).group("agency")
+    return "" if agency == THIS_PAPER else agency
+
+
+def restore_dateline_gap(paragraph: str) -> str:
+    """The space after a dateline is conventional (``新华社北京11月7日电 学习…``); spacing removal ate it."""
+    match = dateline_patterns().complete.match(paragraph)
+    return f"{paragraph[: match.end()]} {paragraph[match.end() :]}" if match else paragraph
+
+
 # ---------------------------------------------------------------- paragraphs in normal documents
 
 _MIN_BROKEN_PARAGRAPH = 15
@@ -335,7 +420,6 @@ class _Line:
     indented: bool  # leading whitespace (or, where blank lines are meaningful, a blank line before): starts a paragraph
 
 
-_DATELINE = re.compile(r"^(?:本报|新华社|中新社|人民日报|央视网|光明日报)\S{0,12}?(?:电|讯|\d)")
 _BRACKETED = re.compile(r"^[（(][^（()）]*[）)]$")
 _INDENT_TOLERANCE = 1.5  # a first line is indented by two cells; one cell of slack for punctuation squeeze
 _WIDTH_WINDOW = 8
@@ -419,13 +503,7 @@ def unwrap_hard_wrapped_lines(text: str) -> str:
         else:
             paragraphs.append(line.text)
             in_heading = _starts_heading(line.text)
-    return "\n\n".join(_DATELINE_GAP.sub(r"\1 ", paragraph) for paragraph in paragraphs)
-
-
-# The space after a news dateline is conventional (``新华社北京11月7日电 学习…``); spacing removal ate it.
-_DATELINE_GAP = re.compile(
-    rf"^((?:本报|新华社|中新社)[{CJK_CHARS}]{{0,8}}\d{{1,2}}月\d{{1,2}}日(?:电|讯))(?=[{CJK_CHARS}])"
-)
+    return "\n\n".join(restore_dateline_gap(paragraph) for paragraph in paragraphs)
 
 
 def _joiner(before: str, after: str) -> str:
@@ -469,7 +547,7 @@ def _continues(
         line.indented
         or _starts_heading(line.text)
         or is_named_heading(previous.text)
-        or _DATELINE.match(line.text)
+        or starts_with_dateline(line.text, following.text if following else "")
         or _BRACKETED.match(line.text)
         or _BRACKETED.match(previous.text)
     ):
@@ -496,7 +574,7 @@ def _continues(
 
 def remove_noise(raw: str, *, title: str = "", source: str = "") -> str:
     """Everything cleaning removes before paragraphs are decided: markup, page chrome, layout notes."""
-    text = normalise_vertical_forms(normalise_newlines(raw))
+    text = normalise_vertical_forms(normalise_newlines(fold_compatibility_characters(raw)))
     text = split_separator_runs(text)
     text = normalise_separators(text)
     text = remove_markdown_heading_markers(remove_markdown_links(remove_image_links(text)))
@@ -511,13 +589,15 @@ def has_hard_wrapped_layout(raw: str, *, title: str = "", source: str = "") -> b
     return is_hard_wrapped(remove_noise(raw, title=title, source=source))
 
 
-def clean_text(raw: str, *, title: str = "", source: str = "") -> str:
+def clean_text(raw: str, *, title: str = "", source: str = "", hard_wrapped: bool | None = None) -> str:
     """Raw document body → clean text, paragraphs separated by exactly "\\n\\n".
 
     ``title`` and ``source`` (from front matter) let the WeChat header repeats of them be recognised.
+    ``hard_wrapped``: whether lines are wrapped inside paragraphs; None decides from the text, False is
+    for a reader that already made the paragraphs (one per line).
     """
     text = remove_noise(raw, title=title, source=source)
-    if is_hard_wrapped(text):
+    if is_hard_wrapped(text) if hard_wrapped is None else hard_wrapped:
         paragraphs = unwrap_hard_wrapped_lines(text).split("\n\n")
     else:
         text = remove_lone_punctuation_lines(text)

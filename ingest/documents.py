@@ -28,6 +28,13 @@ class Document:
     url: str = ""
     date: str = ""
     content_hash: str = ""  # sha256 of the raw file bytes
+    page_starts: list[int] = field(default_factory=list)  # offset where each page starts; [] if unpaged
+
+    def page_span(self, start: int, end: int) -> tuple[int, int]:
+        """(first, last) 1-based page of ``text[start:end]``; (0, 0) when the document has no pages."""
+        from ingest.pages import page_span
+
+        return page_span(self.page_starts, start, end)
 
     def paragraph_text(self, paragraph: Paragraph) -> str:
         return self.text[paragraph.start : paragraph.end]
@@ -44,6 +51,8 @@ class Chunk:
     paragraph_start: int  # first paragraph number covered
     paragraph_end: int  # last paragraph number covered
     section: tuple[str, ...] = ()
+    page_start: int = 0  # 1-based page of the first character; 0 when the document has no pages
+    page_end: int = 0  # page of the last character
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,7 +13,9 @@ from ingest.structure import build_document
 def ingest_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """One file → Document, or IngestError with a reason."""
     raw = read_document_file(path, doc_id, max_bytes=max_bytes)
-    cleaned = clean_text(raw.text, title=raw.metadata.get("title", ""), source=raw.metadata.get("source", ""))
+    title, source = raw.metadata.get("title", ""), raw.metadata.get("source", "")
+    # A reader that built the paragraphs from the layout (PDF) has decided where they end.
+    cleaned = clean_text(raw.text, title=title, source=source, hard_wrapped=False if raw.paragraphs_known else None)
     if not cleaned.strip():
         raise IngestError(path, "no text left after removing page boilerplate and markup")
     return build_document(raw, cleaned)

@@ -31,12 +31,36 @@ class IngestError(Exception):
 
 @dataclass
 class RawDocument:
+    """A file's text and what is known about it, by provenance.
+
+    ``metadata`` is what an author declared (markdown front matter, HTML ``<title>``/``<meta>``, a DOCX
+    paragraph styled "Title"); ``file_properties`` is what the program that wrote the file stored (PDF info
+    dictionary, DOCX core properties), often a template's or an account's values, so it is weak evidence:
+    ingest/structure.py uses it only where the text says nothing. Both have lower-case keys title, source,
+    date, url.
+    """
+
     path: Path
     doc_id: str
     text: str  # decoded body, front matter removed, otherwise untouched
-    metadata: dict[str, str] = field(default_factory=dict)  # front matter / embedded metadata, lower-case keys
+    metadata: dict[str, str] = field(default_factory=dict)
     encoding: str = "utf-8"
     content_hash: str = ""  # sha256 of the raw file bytes
+    file_properties: dict[str, str] = field(default_factory=dict)
+    page_starts: list[int] = field(default_factory=list)  # where each page starts in ``text``; [] if unpaged
+    paragraphs_known: bool = False  # the reader built the paragraphs ("\n\n" between them) from the layout
+
+
+@dataclass
+class ReadResult:
+    """What a reader gets out of a file's bytes (see ``RawDocument`` for the fields)."""
+
+    text: str
+    metadata: dict[str, str]
+    encoding: str
+    file_properties: dict[str, str] = field(default_factory=dict)
+    page_starts: list[int] = field(default_factory=list)
+    paragraphs_known: bool = False
 
 
 # ---------------------------------------------------------------- decoding
@@ -185,14 +209,14 @@ def _parse_simple_front_matter(block: str) -> dict[str, str]:
 # ---------------------------------------------------------------- readers per format
 
 
-def _read_plain_text(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
+def _read_plain_text(path: Path, data: bytes) -> ReadResult:
     text, encoding = decode_text(data, path)
     text = text.lstrip("\ufeff")
     _check_is_text(text, path)
     metadata, body = split_front_matter(text)
     if not body.strip():
         raise IngestError(path, "file has front matter but no text")
-    return body, metadata, encoding
+    return ReadResult(body, metadata, encoding)
 
 
 class _HtmlTextExtractor(HTMLParser):
@@ -267,7 +291,7 @@ class _HtmlTextExtractor(HTMLParser):
         return text, self.metadata
 
 
-def _read_html(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
+def _read_html(path: Path, data: bytes) -> ReadResult:
     declared = re.search(rb"<meta[^>]+charset=[\"']?([\w-]+)", data[:4096], re.IGNORECASE)
     text, encoding = None, ""
     if declared:
@@ -283,76 +307,63 @@ def _read_html(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
     extractor.close()
     body, metadata = extractor.result()
     _check_is_text(body, path)
-    return body, metadata, encoding
+    return ReadResult(body, metadata, encoding)
 
 
-def _read_pdf(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
-    from io import BytesIO
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def _read_pdf(path: Path, data: bytes) -> ReadResult:
+    from ingest.pdf import PdfError, pdf_text
 
     try:
-        reader = PdfReader(BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError(path, "PDF is password-protected")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise IngestError(path, f"not a readable PDF ({error})") from error
-    text = "\n".join(pages)
-    if not text.strip():
+        result = pdf_text(data)
+    except PdfError as error:
+        raise IngestError(path, str(error)) from error
+    if not result.text.strip():
         raise IngestError(path, "PDF has no extractable text (a scanned image? run OCR first)")
-    metadata = {}
-    if info is not None and info.title:
-        metadata["title"] = str(info.title).strip()
-    return text, metadata, "pdf"
+    return ReadResult(
+        result.text,
+        {},
+        "pdf",
+        file_properties=pdf_info_properties(result.properties),
+        page_starts=result.page_starts,
+        paragraphs_known=result.paragraphs_known,
+    )
 
 
-def _read_docx(path: Path, data: bytes) -> tuple[str, dict[str, str], str]:
-    from io import BytesIO
-    from zipfile import BadZipFile
-
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph as DocxParagraph
+def _read_docx(path: Path, data: bytes) -> ReadResult:
+    from ingest.word import DocxError, docx_text
 
     try:
-        document = docx.Document(BytesIO(data))
-    except (BadZipFile, KeyError, ValueError) as error:
-        raise IngestError(path, f"not a readable .docx file ({error})") from error
-    blocks: list[str] = []
-    # Walk the body in order so tables stay where they were; heading styles become markdown headings.
-    for element in document.element.body.iterchildren():
-        tag = element.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            paragraph = DocxParagraph(element, document)
-            text = paragraph.text.strip()
-            style = (paragraph.style.name if paragraph.style is not None else "") or ""
-            level = re.fullmatch(r"Heading (\d)", style)
-            if text and level:
-                text = "#" * int(level.group(1)) + " " + text
-            blocks.append(text)
-        elif tag == "tbl":
-            for row in Table(element, document).rows:
-                cells = [cell.text.strip() for cell in row.cells]
-                blocks.append(" | ".join(cell for cell in cells if cell))
-    text = "\n\n".join(block for block in blocks if block)
-    _check_is_text(text, path)
-    metadata = {}
-    properties = document.core_properties
-    if properties.title:
-        metadata["title"] = properties.title.strip()
-    if properties.author:
-        metadata["source"] = properties.author.strip()
-    if properties.created:
-        metadata["date"] = properties.created.date().isoformat()
-    return text, metadata, "docx"
+        result = docx_text(data)
+    except DocxError as error:
+        raise IngestError(path, str(error)) from error
+    _check_is_text(result.text, path)
+    # A paragraph styled "Title" is the title its author gave the document.
+    declared = {"title": result.title} if result.title else {}
+    return ReadResult(result.text, declared, "docx", file_properties=result.properties, paragraphs_known=True)
 
 
-Reader = Callable[[Path, bytes], tuple[str, dict[str, str], str]]
+_PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")
+
+
+def pdf_info_properties(info: dict) -> dict[str, str]:
+    """A PDF information dictionary (Title, Author, CreationDate "D:20221107…"; keys with or without "/")
+    → file properties."""
+    info = {str(key).lstrip("/"): value for key, value in info.items()}
+    properties = {}
+    for key, name in (("Title", "title"), ("Author", "source")):
+        value = info.get(key)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip():
+            properties[name] = " ".join(value.split())
+    created = info.get("CreationDate")
+    match = _PDF_DATE.match(created.strip()) if isinstance(created, str) else None
+    if match:
+        properties["date"] = "-".join(part for part in match.groups() if part)
+    return properties
+
+
+Reader = Callable[[Path, bytes], ReadResult]
 READERS: dict[str, Reader] = {
     ".txt": _read_plain_text,
     ".md": _read_plain_text,
@@ -381,14 +392,17 @@ def read_document_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYT
         data = path.read_bytes()
     except OSError as error:
         raise IngestError(path, f"cannot read file ({error.strerror or error})") from error
-    text, metadata, encoding = reader(path, data)
+    result = reader(path, data)
     return RawDocument(
         path=path,
         doc_id=doc_id,
-        text=text,
-        metadata=metadata,
-        encoding=encoding,
+        text=result.text,
+        metadata=result.metadata,
+        encoding=result.encoding,
         content_hash=hashlib.sha256(data).hexdigest(),
+        file_properties=result.file_properties,
+        page_starts=result.page_starts,
+        paragraphs_known=result.paragraphs_known,
     )
 
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from ingest import lexicon
 from ingest.clean import (
     CHINESE_NUMERAL,
     HEADING_PREFIX,
     clean_inline,
+    dateline_agency,
+    fold_compatibility_characters,
     has_hard_wrapped_layout,
     is_named_heading,
     markup_heading_levels,
     strip_spaces,
 )
 from ingest.documents import Document, Paragraph
+from ingest.pages import carry_page_starts
 from ingest.readers import RawDocument
 
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -46,13 +51,13 @@ _DATE_PATTERNS = (
 )
 _TRAILING_DATE_NOTE = re.compile(r"\s*[（(]\s*\d{4}\s*年[^（()）]*[）)]\s*$")
 _SOURCE_LABEL = re.compile(r"来\s*源\s*[:：]\s*([^，,；;)）\s]+)")
-_AGENCY_DATELINE = re.compile(r"(新华社|中新社|人民日报|光明日报|经济日报)[^\n（()）]{0,16}?(?:电|讯)")
 _SOURCE_LINK = re.compile(r"原\s*文\s*链\s*接\s*[:：]?\s*(https?://[^\s,，]+)")
 _HEADER_CHARS = 300  # where a date or source line of a document without front matter sits
 
 
 def normalise_date(text: str) -> str:
     """First date in ``text`` → ``YYYY-MM-DD`` (or ``YYYY-MM`` when the day is missing); '' if none."""
+    text = fold_compatibility_characters(text)  # ２０２２年１１月
     found = []
     for pattern in _DATE_PATTERNS:
         match = pattern.search(text)
@@ -77,30 +82,95 @@ def _is_metadata_line(text: str) -> bool:
 
 
 def derive_title(paragraphs: list[str], fallback: str) -> str:
-    """First meaningful paragraph, without a trailing ``（2022年11月）``; the fallback if it is prose."""
+    """First meaningful paragraph, without a trailing ``（2022年11月）``; the fallback if it is prose or a
+    section heading (前言, 一、…: the text starts without a title)."""
     for text in paragraphs[:5]:
         if _is_metadata_line(text):
             continue
         title = _TRAILING_DATE_NOTE.sub("", text).strip()
-        if title and len(title) <= 80 and not any(mark in title for mark in "。！？"):
+        section_heading = is_named_heading(title) or numbering_level(title) is not None
+        if title and len(title) <= 80 and not any(mark in title for mark in "。！？") and not section_heading:
             return title
         break
     return fallback
 
 
+# ---------------------------------------------------------------- file properties (weak metadata)
+
+# A title a program stored by itself: a URL (a page printed from a browser: about:blank), a file name.
+_URL_TITLE = re.compile(r"^(?:about|https?|file|data|blob|chrome|edge|javascript):", re.IGNORECASE)
+_FILE_NAME_TITLE = re.compile(r"\.(?:docx?|dotx?|pdf|txt|rtf|wps|odt|html?|md|pptx?|xlsx?|tex)$", re.IGNORECASE)
+_OFFICE_TITLE = re.compile(r"^Microsoft (?:Word|PowerPoint|Excel|Office Word)\s*-\s*", re.IGNORECASE)
+_TRAILING_COUNTER = re.compile(r"[\s_\-]*(?:\d+|[（(]\s*\d+\s*[）)])$")
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def generic_key(value: str) -> str:
+    """How generic values are compared: case, spaces, underscores and a trailing counter ignored (文档1)."""
+    return re.sub(r"[\s_]+", "", _TRAILING_COUNTER.sub("", value.strip())).casefold()
+
+
+def _generic(name: str) -> frozenset[str]:
+    return frozenset(generic_key(value) for value in lexicon.words(name))
+
+
+def is_generic_title(title: str, path: Path | None = None) -> bool:
+    """A file-property title that names nothing: empty, a URL, a file name, the file's own name, or a
+    program's default (lexicon/generic_file_titles.txt)."""
+    title = title.strip()
+    return (
+        not _WORD_CHAR.search(title)
+        or bool(_URL_TITLE.match(title) or _FILE_NAME_TITLE.search(title) or _OFFICE_TITLE.match(title))
+        or generic_key(title) in _generic("generic_file_titles")
+        or (path is not None and generic_key(title) == generic_key(path.stem))
+    )
+
+
+def is_generic_author(author: str) -> bool:
+    """An author a program or an account stored (python-docx, Administrator: lexicon/generic_file_authors.txt)."""
+    return not _WORD_CHAR.search(author) or generic_key(author) in _generic("generic_file_authors")
+
+
+def is_template_date(date: str) -> bool:
+    """A creation date that came with a template or means "unset" (lexicon/template_dates.txt)."""
+    return date in lexicon.word_set("template_dates")
+
+
+def usable_file_properties(properties: dict[str, str], path: Path | None = None) -> dict[str, str]:
+    """The file properties worth anything: generic titles and authors and template dates dropped."""
+    usable = {}
+    title, author = properties.get("title", "").strip(), properties.get("source", "").strip()
+    date = normalise_date(properties.get("date", ""))
+    if title and not is_generic_title(title, path):
+        usable["title"] = clean_inline(title)
+    if author and not is_generic_author(author):
+        usable["source"] = author
+    if date and not is_template_date(date):
+        usable["date"] = date
+    return usable
+
+
 def derive_metadata(raw: RawDocument, cleaned_text: str) -> DocumentMetadata:
-    """Front matter first; otherwise what the text itself says near its top (or a trailing dateline)."""
+    """Each field from the strongest evidence that has it: what the author declared (front matter, HTML
+    meta), then what the text itself says near its top (or in a trailing dateline), then the file's
+    properties (PDF info, DOCX core properties), then the file name."""
     paragraphs = cleaned_text.split(PARAGRAPH_SEPARATOR)
-    meta = raw.metadata
-    title = clean_inline(meta.get("title", "")) or derive_title(paragraphs, raw.path.stem)
+    declared = raw.metadata
+    weak = usable_file_properties(raw.file_properties, raw.path)
     header = cleaned_text[:_HEADER_CHARS]
-    date = normalise_date(meta.get("date", "")) or normalise_date(header)
-    source = meta.get("source", "").strip()
+    # Title: the text's first line is what a reader sees as the title; a file's title is often a template's.
+    title = clean_inline(declared.get("title", "")) or derive_title(paragraphs, weak.get("title") or raw.path.stem)
+    # Date: a date stated in the text is when the document was issued; a file's creation date is only when
+    # that file was made (a copy, an export, a template), so it is the last resort.
+    date = normalise_date(declared.get("date", "")) or normalise_date(header) or weak.get("date", "")
+    # Source: the text names its publisher (来源：…, an agency's dateline); a file's author is whoever's
+    # account saved it.
+    source = declared.get("source", "").strip()
     if not source:
         label = _SOURCE_LABEL.search(header)
-        dateline = _AGENCY_DATELINE.search(header) or _AGENCY_DATELINE.search(paragraphs[-1])
-        source = label.group(1) if label else dateline.group(1) if dateline else ""
-    url = meta.get("url", "").strip()
+        source = label.group(1) if label else dateline_agency(header) or dateline_agency(paragraphs[-1])
+    source = source or weak.get("source", "")
+    url = declared.get("url", "").strip()
     if not url:
         link = _SOURCE_LINK.search(raw.text)
         url = link.group(1) if link else ""
@@ -226,7 +296,7 @@ def build_document(raw: RawDocument, cleaned_text: str) -> Document:
     texts = [cleaned_text[start:end] for start, end in spans]
     metadata = derive_metadata(raw, cleaned_text)
     front_title, front_source = raw.metadata.get("title", ""), raw.metadata.get("source", "")
-    typeset = has_hard_wrapped_layout(raw.text, title=front_title, source=front_source)
+    typeset = not raw.paragraphs_known and has_hard_wrapped_layout(raw.text, title=front_title, source=front_source)
     levels = heading_levels(texts, markup_heading_levels(raw.text), metadata.title, typeset)
     toc_marker, toc_entries = find_table_of_contents(texts, levels)
     for index in toc_entries:
@@ -252,4 +322,5 @@ def build_document(raw: RawDocument, cleaned_text: str) -> Document:
         url=metadata.url,
         date=metadata.date,
         content_hash=raw.content_hash,
+        page_starts=carry_page_starts(raw.text, raw.page_starts, cleaned_text),
     )

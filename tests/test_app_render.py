@@ -134,6 +134,15 @@ def test_card_head_escapes_the_title_and_shows_where_and_when():
     assert "relevant" not in Parsed(render.card_head_html(make_hit(document, relevance=None))).plain
 
 
+def test_card_head_shows_the_page_of_a_pdf_passage():
+    document = make_document()
+    plain = Parsed(render.card_head_html(make_hit(document, page=4, page_end=4))).plain
+    assert "一、法律框架 › p. 4 ¶2–3" in plain
+    plain = Parsed(render.card_head_html(make_hit(document, page=4, page_end=5))).plain
+    assert "一、法律框架 › p. 4–5 ¶2–3" in plain
+    assert "p." not in Parsed(render.card_head_html(make_hit(document))).plain  # unpaged: no page
+
+
 def test_only_plain_web_links_are_made_clickable():
     assert render.safe_url("https://example.org/a?b=1") == "https://example.org/a?b=1"
     assert render.safe_url("http://example.org") == "http://example.org"
@@ -147,6 +156,8 @@ def test_also_in_lists_other_documents_escaped():
     )
     assert Parsed(markup).plain == "Also in: 转载<script> › 一 › 二 › ¶4 (2022-11-10)"
     assert "<script>" not in markup
+    paged = render.also_in_html([{"doc": "b.pdf", "title": "报告", "section": "一", "paragraph": 4, "page": 2}])
+    assert Parsed(paged).plain == "Also in: 报告 › 一 › p. 2 ¶4"
     assert render.also_in_html([]) == ""
 
 

@@ -11,6 +11,7 @@ import pytest
 from ingest.clean import (
     clean_text,
     ends_sentence,
+    fold_compatibility_characters,
     has_hard_wrapped_layout,
     markup_heading_levels,
     merge_broken_paragraphs,
@@ -296,3 +297,40 @@ def test_no_evidence_of_the_dev_set_is_lost():
     assert len(quotes) > 50
     missing = [(quote, doc) for quote, doc in quotes if squeeze(quote) not in cleaned[doc]]
     assert missing == []
+
+
+# ---------------------------------------------------------------- compatibility characters (NFKC, one for one)
+
+
+def test_kangxi_radicals_and_compatibility_ideographs_fold_to_ordinary_ideographs():
+    assert fold_compatibility_characters("⼤家好，今⽇⽉⼀") == "大家好，今日月一"
+    assert fold_compatibility_characters("\uf900\U0002f800\u2e9f") == "\u8c48\u4e3d\u6bcd"  # 豈 丽 母
+
+
+def test_full_width_digits_and_letters_fold_but_chinese_punctuation_stays():
+    assert fold_compatibility_characters("２０２２年１１月，ＡＰＥＣ与５Ｇ") == "2022年11月，APEC与5G"
+    punctuation = "，。、；：？！“”‘’（）《》【】「」『』〔〕…—·～％＃＠＆＋－／＝＜＞　"
+    assert fold_compatibility_characters(punctuation) == punctuation
+
+
+def test_the_fold_never_changes_a_length():
+    every = "".join(chr(code) for code in [*range(0x2E80, 0x2FE0), *range(0xF900, 0xFB00), *range(0xFF00, 0xFF66)])
+    folded = fold_compatibility_characters(every)
+    assert len(folded) == len(every)
+    assert folded != every
+
+
+def test_clean_text_folds_and_the_date_is_then_recognised(tmp_path: Path, count_tokens):
+    from ingest.chunking import chunk_document
+    from ingest.pipeline import ingest_file
+
+    path = tmp_path / "notice.txt"
+    body = "国务院新闻办公室今⽇发布⽩⽪书，介绍中国互联⽹发展治理实践。" * 30
+    text = f"关于数据安全的通知\n\n２０２２年１１月７日\n\n{body}\n\n一、总体要求\n\n{body}\n"
+    path.write_text(text, encoding="utf-8")
+    document = ingest_file(path, path.name)
+    assert document.date == "2022-11-07"
+    assert "今日发布白皮书" in document.text and "⽇" not in document.text and "２" not in document.text
+    assert [p.section for p in document.paragraphs if p.is_heading] == [("一、总体要求",)]
+    for chunk in chunk_document(document, count_tokens, max_tokens=64, overlap_tokens=8):
+        assert document.text[chunk.start : chunk.end] == chunk.text

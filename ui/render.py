@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from index.hits import SECTION_SEPARATOR, Hit
+from index.hits import SECTION_SEPARATOR, Hit, location_label
 from ingest.documents import Document, Paragraph
 
 Span = tuple[int, int]
@@ -235,13 +235,12 @@ def card_anchor(rank: int) -> str:
     return f"card-{rank}"
 
 
-def paragraph_label(first: int, last: int) -> str:
-    return f"¶{first}" if first == last else f"¶{first}–{last}"
-
-
-def where_label(section: Sequence[str], first: int, last: int) -> str:
-    """``section › subsection › ¶n`` (the section path of the passage and its paragraph numbers)."""
-    return SECTION_SEPARATOR.join([*(s for s in section if s), paragraph_label(first, last)])
+def where_label(
+    section: Sequence[str], first: int, last: int, page: int | None = None, page_end: int | None = None
+) -> str:
+    """``section › subsection › p. N ¶n`` (the section path of the passage, its page in a paged source such
+    as a PDF, and its paragraph numbers)."""
+    return SECTION_SEPARATOR.join([*(s for s in section if s), location_label(page, page_end, first, last)])
 
 
 def safe_url(url: str) -> str | None:
@@ -261,7 +260,8 @@ def relevance_label(relevance: float | None) -> str:
 
 def card_head_html(hit: Hit) -> str:
     """Rank, title, and the meta line (section › ¶, date, source); the block carries the card's anchor id."""
-    meta = [f'<span class="cl-where">{escape(where_label(hit.section, hit.paragraph, hit.paragraph_end))}</span>']
+    where = where_label(hit.section, hit.paragraph, hit.paragraph_end, hit.page, hit.page_end)
+    meta = [f'<span class="cl-where">{escape(where)}</span>']
     meta += [escape(value) for value in (hit.date, hit.source) if value]
     return (
         f'<div class="cl-card-head" id="{card_anchor(hit.rank)}">'
@@ -279,7 +279,8 @@ def also_in_html(also_in: Sequence[dict]) -> str:
     for other in also_in:
         section = [s for s in str(other.get("section") or "").split(SECTION_SEPARATOR) if s]
         paragraph = int(other.get("paragraph") or 0)
-        where = where_label(section, paragraph, paragraph) if paragraph else SECTION_SEPARATOR.join(section)
+        page = int(other.get("page") or 0) or None
+        where = where_label(section, paragraph, paragraph, page) if paragraph else SECTION_SEPARATOR.join(section)
         date = f" ({escape(other['date'])})" if other.get("date") else ""
         items.append(
             f'<span class="cl-doc">{escape(other.get("title") or other.get("doc", ""))}</span> › {escape(where)}{date}'
