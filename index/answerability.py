@@ -31,13 +31,16 @@ from pathlib import Path
 
 from index import lexicon
 from index.keyword import STOP_WORDS
-from index.translate import ENGLISH_STOP_WORDS, ENGLISH_WORD, QueryTranslator
+from index.translate import ENGLISH_STOP_WORDS, ENGLISH_WORD, QueryTranslator, dictionary_word, in_dictionary
 from ingest.sentences import sentence_spans
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 WORD = re.compile(r"[\w\u3400-\u9fff]")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 SLOT_TAGS = {"person": ("nr", "nrfg", "nrt", "nt"), "place": ("ns",)}
+# An English word that neither the collection nor the dictionary knows (a name, a coined word) may be a
+# translation gap rather than a missing subject: it weighs this share of a missing word.
+UNKNOWN_WORD_SHARE = 0.5
 SLOT_SENTENCES = 3  # a passage's sentences that hold most of the question are checked for the slot
 
 
@@ -72,6 +75,7 @@ class Unit:
     terms: tuple[str, ...]  # lower-case, in the collection's (folded) script
     weight: float  # IDF in the collection; the highest IDF when it occurs nowhere
     in_collection: bool
+    known: bool = True  # False: an English word the dictionary cannot translate (a name, a rare form)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,18 @@ class QuestionTerms:
     @property
     def weight(self) -> float:
         return sum(unit.weight for unit in self.units)
+
+    @property
+    def chinese(self) -> str:
+        """An English question in Chinese words, word by word (its collection terms, else the dictionary's
+        word, else the English word), for a second, monolingual look at the passages; '' for a Chinese one.
+        Crude, but the model compares Chinese with Chinese far better than English with Chinese."""
+        if not self.english:
+            return ""
+        words = [
+            unit.terms[0] if unit.in_collection else dictionary_word(unit.label) or unit.label for unit in self.units
+        ]
+        return " ".join(words)
 
     @property
     def absent(self) -> float:
@@ -141,10 +157,14 @@ def question_terms(
                 continue
             covered.add(word)
             found = weight(word)
-            units.append(Unit(word, (word,), found if found is not None else highest, found is not None))
+            if found is not None:
+                units.append(Unit(word, (word,), found, True))
+            else:  # a word the dictionary translates but the collection lacks says more than an unknown one
+                known = in_dictionary(word)
+                units.append(Unit(word, (word,), highest if known else UNKNOWN_WORD_SHARE * highest, False, known))
     else:
         seen: set[str] = set()
-        for token in jieba.lcut(text.lower()):
+        for token in (part for word in jieba.lcut(text.lower()) for part in word_parts(word)):
             token = token.strip()
             if not token or token in seen or not WORD.search(token) or token in question_words():
                 continue
@@ -158,6 +178,21 @@ def question_terms(
     return QuestionTerms(
         text, english, tuple(units), tuple(dict.fromkeys(NUMBER.findall(text))), answer_slots(text, english)
     )
+
+
+def word_parts(word: str) -> list[str]:
+    """A compound (中国网民) as the words it is made of (中国, 网民) when they make it up exactly: a passage
+    may hold them apart (中国的网民), and each says something on its own."""
+    import jieba
+
+    if len(word) < 3 or not CJK.search(word):
+        return [word]
+    parts = [part for part in jieba.cut_for_search(word) if len(part) == 2 and part != word]
+    covered = set()
+    for part in parts:
+        at = word.find(part)
+        covered.update(range(at, at + 2))
+    return parts if len(covered) == len(word) and "".join(parts) == word else [word]
 
 
 NUMERAL = r"(?:\d[\d,]*(?:\.\d+)?|[一二两三四五六七八九十百千万亿零〇]+)"
@@ -238,19 +273,24 @@ def numbers_missing(terms: QuestionTerms, passage: str) -> float:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What one hit says about whether it answers the question (the calibration's inputs)."""
+    """What one hit says about whether it answers the question, as measured (the calibration's inputs;
+    the background of the collection is applied when they are weighed)."""
 
-    similarity: float  # best cosine of the passage or one of its sentences
+    similarity: float  # best cosine of the passage or one of its sentences with the question
     coverage: float
     absent: float
     slot_missing: float
     numbers_missing: float
     english: bool
-    margin: float = 0.0  # similarity over the background's for the question's language
+    translated: float | None = None  # an English question's Chinese rendering: its best cosine (None: Chinese)
+
+    def to_dict(self) -> dict:
+        return {key: round(value, 5) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
-def evidence(terms: QuestionTerms, passage: str, similarity: float, background: Background | None) -> Evidence:
-    """``passage`` in the collection's folded script (as the question terms are)."""
+def evidence(terms: QuestionTerms, passage: str, similarity: float, translated: float | None) -> Evidence:
+    """``passage`` in the collection's folded script (as the question terms are); ``translated`` the
+    similarity of the English question's Chinese rendering (None for a Chinese question)."""
     return Evidence(
         similarity=similarity,
         coverage=terms.coverage(passage),
@@ -258,50 +298,62 @@ def evidence(terms: QuestionTerms, passage: str, similarity: float, background: 
         slot_missing=slot_missing(terms, passage),
         numbers_missing=numbers_missing(terms, passage),
         english=terms.english,
-        margin=similarity - background.similarity(terms.english) if background else 0.0,
+        translated=translated,
     )
+
+
+QUESTION_HITS = 3  # a question is judged by its best hit among the first three
 
 
 @dataclass(frozen=True)
 class Background:
-    """What unrelated questions score in this index, per language: the level a real answer must rise above.
+    """What unrelated questions score in this index: the level a real answer must rise above.
 
-    Measured at build time by asking the bundled background questions (lexicon/background_questions.jsonl,
-    generic questions of many domains) and kept in the index manifest."""
+    Measured when the index is built, by asking it the bundled background questions (generic questions of
+    many domains, lexicon/background_questions.jsonl), and kept in its manifest: per language, the
+    ``quantile`` of their best similarities (``levels``), and the evidence of their first hits
+    (``samples``), so that any calibration can place its threshold among them."""
 
     quantile: float = 0.9
-    zh: dict = field(default_factory=dict)  # {"similarity": q, "coverage": q, "questions": n}
-    en: dict = field(default_factory=dict)
+    levels: dict = field(default_factory=dict)  # {"zh": {"similarity": q}, "en": {"similarity": q, "translated": q}}
+    samples: tuple = ()  # per background question: its first hits' Evidence
 
-    def similarity(self, english: bool) -> float:
-        return float((self.en if english else self.zh).get("similarity", 0.0))
+    def level(self, english: bool, measure: str = "similarity") -> float:
+        return float(self.levels.get("en" if english else "zh", {}).get(measure, 0.0))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "quantile": self.quantile,
+            "levels": self.levels,
+            "samples": [[e.to_dict() for e in hits] for hits in self.samples],
+        }
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Background | None:
-        return cls(**data) if data else None
+        if not data or "levels" not in data:
+            return None
+        samples = tuple(tuple(Evidence(**e) for e in hits) for hits in data.get("samples", ()))
+        return cls(data.get("quantile", 0.9), data["levels"], samples)
 
 
-def measure_background(best_similarity: Callable[[str], float | None], quantile: float = 0.9) -> Background | None:
-    """Ask the background questions and keep, per language, the ``quantile`` of their best hits' similarity
-    (None when the questions file is missing)."""
+def measure_background(ask: Callable[[str], list[Evidence]], quantile: float = 0.9) -> Background | None:
+    """Ask the background questions (``ask`` gives the evidence of a question's first hits) and keep their
+    levels and evidence; None when the questions file is missing."""
     import numpy as np
 
-    levels: dict[str, list[float]] = {"zh": [], "en": []}
-    for language, question in background_questions():
-        value = best_similarity(question)
-        if value is not None:
-            levels["en" if language == "en" else "zh"].append(value)
-    if not any(levels.values()):
+    samples = [hits for _, question in background_questions() if (hits := ask(question))]
+    if not samples:
         return None
-    summary = {
-        language: {"similarity": round(float(np.quantile(values, quantile)), 6), "questions": len(values)}
-        for language, values in levels.items()
-        if values
-    }
-    return Background(quantile, **summary)
+    levels: dict[str, dict[str, float]] = {}
+    for language, english in (("zh", False), ("en", True)):
+        first = [hits[0] for hits in samples if hits[0].english == english]
+        if not first:
+            continue
+        levels[language] = {"similarity": round(float(np.quantile([e.similarity for e in first], quantile)), 6)}
+        translated = [e.translated for e in first if e.translated is not None]
+        if translated:
+            levels[language]["translated"] = round(float(np.quantile(translated, quantile)), 6)
+    return Background(quantile, levels, tuple(tuple(hits) for hits in samples))
 
 
 def background_questions() -> list[tuple[str, str]]:
@@ -313,54 +365,80 @@ def background_questions() -> list[tuple[str, str]]:
     return [(row["lang"], row["question"]) for row in rows]
 
 
+def language(english: bool) -> str:
+    return "en" if english else "zh"
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic map from a hit's evidence to the probability that it answers the question, and the threshold
-    on the best hit's probability under which the question counts as not answered by the collection."""
+    """Logistic map from a hit's evidence (weighed against the collection's background) to the probability
+    that it answers the question; and where a question counts as not answered by the collection.
+
+    A question is answerable when its best hit's relevance reaches the threshold of its language. With a
+    measured background the threshold is the ``background_quantile`` of the background questions' best
+    relevance in this index (a collection where unrelated questions score high needs more); without one it
+    is the fixed ``thresholds``. Both are fitted by ``python -m eval --calibrate``."""
 
     coefficients: tuple[float, ...] = ()  # one per feature, in FEATURES order
     intercept: float = 0.0
-    threshold: float = 0.5
+    background_quantile: dict = field(default_factory=dict)  # {"zh": q, "en": q}
+    thresholds: dict = field(default_factory=dict)  # {"zh": t, "en": t}, without a background
     features: tuple[str, ...] = ()
 
-    FEATURES = (
-        "similarity",
-        "margin",
-        "coverage",
-        "absent",
-        "slot_missing",
-        "numbers_missing",
-        "english",
-        "similarity*english",
-        "coverage*english",
-    )
+    # Each measure for Chinese questions, and again for English ones (where it means something else: an
+    # English question's similarity to Chinese text is lower and noisier, its coverage goes through a
+    # dictionary), so one model holds one weighting per language.
+    MEASURES = ("margin", "translated_margin", "coverage", "absent", "slot_missing", "numbers_missing")
+    FEATURES = (*MEASURES, "english", *(f"{m}*english" for m in MEASURES))
 
-    @staticmethod
-    def vector(e: Evidence) -> tuple[float, ...]:
+    @classmethod
+    def vector(cls, e: Evidence, background: Background | None) -> tuple[float, ...]:
+        margin = e.similarity - background.level(e.english) if background else 0.0
+        translated_margin = margin
+        if e.translated is not None:
+            translated_margin = e.translated - background.level(True, "translated") if background else 0.0
+        values = (margin, translated_margin, e.coverage, e.absent, e.slot_missing, e.numbers_missing)
         english = float(e.english)
-        return (
-            e.similarity,
-            e.margin,
-            e.coverage,
-            e.absent,
-            e.slot_missing,
-            e.numbers_missing,
-            english,
-            e.similarity * english,
-            e.coverage * english,
-        )
+        return (*values, english, *(v * english for v in values))
 
-    def relevance(self, e: Evidence) -> float | None:
-        if not self.coefficients:
+    @property
+    def fitted(self) -> bool:
+        return bool(self.coefficients)
+
+    def relevance(self, e: Evidence, background: Background | None) -> float | None:
+        if not self.fitted:
             return None
-        z = self.intercept + sum(c * f for c, f in zip(self.coefficients, self.vector(e), strict=True))
+        z = self.intercept + sum(c * f for c, f in zip(self.coefficients, self.vector(e, background), strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def question_relevance(self, hits: Sequence[Evidence], background: Background | None) -> float | None:
+        """The question's relevance: its best hit's, among the first QUESTION_HITS."""
+        values = [self.relevance(e, background) for e in hits[:QUESTION_HITS]]
+        return max((v for v in values if v is not None), default=None)
+
+    def thresholds_in(self, background: Background | None) -> dict[str, float]:
+        """Per language, the relevance a question's best hit needs in this collection."""
+        import numpy as np
+
+        thresholds = {lang: float(t) for lang, t in self.thresholds.items()}
+        if background is None or not self.fitted:
+            return thresholds
+        for lang, q in self.background_quantile.items():
+            scores = [
+                self.question_relevance(hits, background)
+                for hits in background.samples
+                if hits and language(hits[0].english) == lang
+            ]
+            if scores:
+                thresholds[lang] = float(np.quantile(scores, q))
+        return thresholds
 
     def to_dict(self) -> dict:
         return {
-            "coefficients": list(self.coefficients),
-            "intercept": self.intercept,
-            "threshold": self.threshold,
+            "coefficients": [round(c, 6) for c in self.coefficients],
+            "intercept": round(self.intercept, 6),
+            "background_quantile": self.background_quantile,
+            "thresholds": self.thresholds,
             "features": list(self.FEATURES),
         }
 
@@ -368,7 +446,13 @@ class Calibration:
     def from_dict(cls, data: dict) -> Calibration:
         if tuple(data.get("features", ())) != cls.FEATURES:  # fitted on other evidence: unusable, never guessed
             return cls()
-        return cls(tuple(data["coefficients"]), data["intercept"], data["threshold"], tuple(data["features"]))
+        return cls(
+            tuple(data["coefficients"]),
+            data["intercept"],
+            dict(data.get("background_quantile", {})),
+            dict(data.get("thresholds", {})),
+            tuple(data["features"]),
+        )
 
 
 CALIBRATION_NAME = "calibration.json"

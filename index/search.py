@@ -24,7 +24,9 @@ import numpy as np
 
 from index import lexicon
 from index.answerability import (
+    QUESTION_HITS,
     Background,
+    Evidence,
     QuestionTerms,
     evidence,
     load_calibration,
@@ -381,6 +383,7 @@ class Searcher:
         self.config = config
         self.calibration = load_calibration(encoder.name, getattr(index, "directory", None))
         self.background = Background.from_dict(index.manifest.get("background"))
+        self.thresholds = self.calibration.thresholds_in(self.background)
         # An index saved before backgrounds were recorded is measured on its first question (a few seconds).
         self._background_pending = self.background is None
         # Chunk texts and documents stay in the index (read on demand from a loaded one): nothing here is
@@ -411,6 +414,7 @@ class Searcher:
         if self._background_pending:
             self._background_pending = False
             self.background = self.measure_background()
+            self.thresholds = self.calibration.thresholds_in(self.background)
         if k < 1:
             raise BadQuestion("k must be at least 1.")
         if documents is not None:
@@ -431,20 +435,21 @@ class Searcher:
         for group in groups:
             group[0].sentence_row = self.highlight_row(group[0], term_groups, config)
         terms = self.question_terms(text)
-        hits = [self.make_hit(rank, group, terms) for rank, group in enumerate(groups, 1)]
-        relevance = max((h.relevance for h in hits if h.relevance is not None), default=None)
-        answerable = bool(hits) and (relevance is None or relevance >= self.calibration.threshold)
+        translated = self.translated_vector(terms)
+        hits = [self.make_hit(rank, group, terms, translated) for rank, group in enumerate(groups, 1)]
+        relevance = self.calibration.question_relevance([h.evidence for h in hits], self.background)
+        threshold = self.thresholds.get("en" if terms.english else "zh")
+        answerable = bool(hits) and (relevance is None or threshold is None or relevance >= threshold)
         marked = sorted({term for group in term_groups for term in group.terms}, key=len, reverse=True)
         return Answer(text, hits, answerable, relevance, marked)
 
     def measure_background(self) -> Background | None:
         """What unrelated questions score in this index (``index.answerability.Background``)."""
 
-        def best_similarity(question: str) -> float | None:
-            hits = self.search(question, k=1)
-            return hits[0].similarity if hits else None
+        def ask(question: str) -> list[Evidence]:
+            return [hit.evidence for hit in self.search(question, k=QUESTION_HITS) if hit.evidence is not None]
 
-        return measure_background(best_similarity)
+        return measure_background(ask)
 
     def question_terms(self, text: str) -> QuestionTerms:
         """What the relevance of each hit is judged on: the question's words and their weight here."""
@@ -640,14 +645,28 @@ class Searcher:
 
     # ---- results --------------------------------------------------------------------
 
-    def make_hit(self, rank: int, group: list[Candidate], terms: QuestionTerms) -> Hit:
+    def translated_vector(self, terms: QuestionTerms) -> np.ndarray | None:
+        """The embedding of an English question's Chinese rendering (None for a Chinese question)."""
+        chinese = terms.chinese.strip()
+        return self.encoder.encode_queries([chinese])[0] if chinese else None
+
+    def translated_similarity(self, chunk: int, vector: np.ndarray) -> float:
+        """Best cosine of the rendering with the passage or one of its sentences (as ``similarity`` is)."""
+        best = float(self.index.vectors.reconstruct(chunk) @ vector)
+        rows = self.index.sentences.rows_of(chunk)
+        if rows.stop > rows.start:
+            best = max(best, float((self.index.sentences.vectors[rows].astype(np.float32) @ vector).max()))
+        return best
+
+    def make_hit(self, rank: int, group: list[Candidate], terms: QuestionTerms, translated: np.ndarray | None) -> Hit:
         best = group[0]
         chunk = self.index.chunks[best.chunk]
         document = self.document_info(chunk.doc_id)
         sentences = self.index.sentences
         row = best.sentence_row
         similarity = max(best.dense, best.sentence)
-        found = evidence(terms, to_simplified(chunk.text), similarity, self.background)
+        rendered = None if translated is None else self.translated_similarity(best.chunk, translated)
+        found = evidence(terms, to_simplified(chunk.text), similarity, rendered)
         also_in = []
         seen = {chunk.doc_id}
         for other in group[1:]:
@@ -687,7 +706,7 @@ class Searcher:
             sentence_end=int(sentences.end[row]) if row >= 0 else chunk.end,
             similarity=similarity,
             coverage=found.coverage,
-            relevance=self.calibration.relevance(found),
+            relevance=self.calibration.relevance(found, self.background),
             page=chunk.page_start or None,
             page_end=chunk.page_end or None,
             evidence=found,

@@ -137,6 +137,39 @@ def pinyin_index(vocabulary: Iterable[str]) -> dict[str, list[str]]:
     return dict(index)
 
 
+@functools.cache
+def dictionary() -> dict[str, str]:
+    """Every gloss of CC-CEDICT (1–3 words) → the Chinese word it best stands for, whatever a collection
+    holds: a headword whose first sense it is before one where it is a later sense, then the commoner word
+    (jieba's word frequencies). Tells a word the dictionary knows but a collection lacks from one it cannot
+    translate, and renders an English question in Chinese words for a second look (``answerability``)."""
+    import jieba
+
+    jieba.initialize()
+    frequency = jieba.dt.FREQ
+    best: dict[str, tuple[tuple[bool, int], str]] = {}
+    for headword, _, keys in cedict_entries():
+        for position, gloss in enumerate(keys):
+            rank = (position == 0, frequency.get(headword, 0))
+            if gloss not in best or rank > best[gloss][0]:
+                best[gloss] = (rank, headword)
+    return {gloss: headword for gloss, (_, headword) in best.items()}
+
+
+def in_dictionary(word: str) -> bool:
+    return any(variant in dictionary() for variant in word_variants(word.lower()))
+
+
+def dictionary_word(phrase: str) -> str | None:
+    """The Chinese word for an English word or phrase (its last word also as a base form), if any."""
+    *head, last = phrase.lower().split()
+    for variant in word_variants(last):
+        found = dictionary().get(" ".join([*head, variant]))
+        if found:
+            return found
+    return None
+
+
 def word_variants(word: str) -> list[str]:
     """The word and its likely base forms (plural, past, -ing), most specific first."""
     variants = [word]
