@@ -1,7 +1,8 @@
-"""CLI: ``python -m eval`` — compare search configurations on a question set.
+"""CLI: ``python -m eval`` — compare search configurations on question sets.
 
-python -m eval                                  # bundled dev set, default configurations
-python -m eval --qa FILE.jsonl --config plain full full@128/16
+python -m eval                                  # every named set (dev, held-out, CMRC, DRCD): CiteLens vs plain
+python -m eval --set dev heldout --config plain dense full full+nofold   # chosen sets and configurations
+python -m eval --qa FILE.jsonl --config plain full full@128/16           # one gold file, over --index
 python -m eval --beir DIR                       # a BEIR folder (corpus, queries, qrels)
 python -m eval --calibrate --qa data/eval/heldout_qa.jsonl
 """
@@ -12,6 +13,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from eval.harness import HIGHLIGHT, METRICS, EvalResult
@@ -24,10 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--qa", type=Path, help="gold questions, JSONL (default: the bundled dev set)")
     source.add_argument("--beir", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    source.add_argument(
+        "--set", nargs="+", dest="sets", metavar="NAME", help="named question sets (default: all of eval/suite.py)"
+    )
     parser.add_argument("--split", default="test", help="BEIR qrels split (default test)")
-    parser.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
+    parser.add_argument(
+        "--index", type=Path, help=f"index folder for --qa (default ${settings.ENV_INDEX} or data/index)"
+    )
     parser.add_argument("--model", help="model name or path (default: the one that built the index)")
-    parser.add_argument("--config", nargs="+", help="configurations to compare (default: plain dense … full)")
+    parser.add_argument(
+        "--config", nargs="+", help="configurations (default: full plain-bm25 plain; with --qa: plain dense … full)"
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--out", type=Path, help="write report.json, report.md and metrics.png here")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -48,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     from eval.question_sets import read_gold_jsonl
     from eval.runner import DEFAULT_CONFIGURATIONS, parse_configuration, run_configurations
+    from eval.suite import SUITE_CONFIGURATIONS
     from index.build import BuildSettings
     from index.search import open_searcher
 
-    specs = args.config or list(DEFAULT_CONFIGURATIONS)
+    single = bool(args.qa or args.beir or args.calibrate or args.index)  # one question set, the old way
+    specs = args.config or list(DEFAULT_CONFIGURATIONS if single else SUITE_CONFIGURATIONS)
     for spec in specs:
         parse_configuration(spec, BuildSettings())  # fail on a typo before any work
+    if not single:
+        return run_sets(args, specs)
     if args.beir:
         return run_beir(args, specs)
     questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
@@ -84,6 +97,76 @@ def run_beir(args: argparse.Namespace, specs: list[str]) -> int:
         build_index(corpus, index_dir, encoder)
         results = run_configurations(specs, questions, index_dir, encoder, args.k)
     return present(results, args, f"Retrieval eval: BEIR {args.beir.name} ({args.split})", None)
+
+
+def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
+    """The named question sets (eval/suite.py), each over its own corpus's index, one table per set."""
+    from eval.suite import QUESTION_SETS, question_set, run_suite
+    from index.encoder import Encoder
+
+    started = time.perf_counter()
+    sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
+    runs = run_suite(sets, specs, Encoder(args.model), args.k, log=lambda message: print(message, file=sys.stderr))
+    seconds = time.perf_counter() - started
+    data = {
+        run.question_set.name: {
+            "questions": str(run.question_set.questions.relative_to(settings.PROJECT_ROOT)),
+            "corpus": str(run.question_set.corpus.relative_to(settings.PROJECT_ROOT)),
+            "about": run.question_set.about,
+            "seconds": round(run.seconds, 1),
+            "metrics": {r.name: r.metrics for r in run.results},
+            **run.extra,
+        }
+        for run in runs
+    }
+    tables = [f"{run.question_set.name}: {run.question_set.about}\n{suite_table(run.results)}" for run in runs]
+    if args.out:
+        for run in runs:
+            write_report(run.results, args.out / run.question_set.name, f"Retrieval eval: {run.question_set.about}")
+        summary = {"seconds": round(seconds, 1), "sets": data}
+        (args.out / "report.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+        lines = ["# Retrieval eval: every named question set", ""]
+        for run in runs:
+            lines += [f"## {run.question_set.name}: {run.question_set.about}", "", suite_markdown(run.results), ""]
+        lines.append(f"Wall time {seconds:.0f} s. Per set: `<set>/report.md` (all metrics, significance, failures).")
+        (args.out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"report: {args.out / 'report.md'}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(data, indent=1))
+    else:
+        print("\n\n".join(tables))
+        print(f"\nwall time: {seconds:.0f} s")
+    return 0
+
+
+SUITE_METRICS = ("hit_rate@1", "hit_rate@5", "mrr@10")
+
+
+def suite_rows(results: list[EvalResult]) -> list[list[str]]:
+    """configuration, then hit@1, hit@5 and MRR@10 overall, zh and en (columns only for groups present)."""
+    groups = [g for g in ("all", "zh", "en") if any(g in r.metrics for r in results)]
+    names = [label(m) if g == "all" else f"{label(m)} {g}" for g in groups for m in SUITE_METRICS]
+    header = ["configuration", "n", *names]
+    rows = [header]
+    for result in results:
+        cells = [f"{result.metrics[g][m]:.3f}" if g in result.metrics else "-" for g in groups for m in SUITE_METRICS]
+        rows.append([result.name, str(int(result.metrics.get("all", {}).get("questions", 0))), *cells])
+    return rows
+
+
+def suite_table(results: list[EvalResult]) -> str:
+    rows = suite_rows(results)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def suite_markdown(results: list[EvalResult]) -> str:
+    rows = suite_rows(results)
+    lines = ["| " + " | ".join(rows[0]) + " |", "|---" * len(rows[0]) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
 
 
 def present(results: list[EvalResult], args: argparse.Namespace, title: str, searcher) -> int:
