@@ -101,72 +101,22 @@ def run_beir(args: argparse.Namespace, specs: list[str]) -> int:
 
 def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
     """The named question sets (eval/suite.py), each over its own corpus's index, one table per set."""
-    from eval.suite import QUESTION_SETS, question_set, run_suite
+    from eval.suite import QUESTION_SETS, question_set, run_suite, suite_data, suite_text, write_suite_report
     from index.encoder import Encoder
 
     started = time.perf_counter()
     sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
     runs = run_suite(sets, specs, Encoder(args.model), args.k, log=lambda message: print(message, file=sys.stderr))
     seconds = time.perf_counter() - started
-    data = {
-        run.question_set.name: {
-            "questions": str(run.question_set.questions.relative_to(settings.PROJECT_ROOT)),
-            "corpus": str(run.question_set.corpus.relative_to(settings.PROJECT_ROOT)),
-            "about": run.question_set.about,
-            "seconds": round(run.seconds, 1),
-            "metrics": {r.name: r.metrics for r in run.results},
-            **run.extra,
-        }
-        for run in runs
-    }
-    tables = [f"{run.question_set.name}: {run.question_set.about}\n{suite_table(run.results)}" for run in runs]
     if args.out:
-        for run in runs:
-            write_report(run.results, args.out / run.question_set.name, f"Retrieval eval: {run.question_set.about}")
-        summary = {"seconds": round(seconds, 1), "sets": data}
-        (args.out / "report.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-        lines = ["# Retrieval eval: every named question set", ""]
-        for run in runs:
-            lines += [f"## {run.question_set.name}: {run.question_set.about}", "", suite_markdown(run.results), ""]
-        lines.append(f"Wall time {seconds:.0f} s. Per set: `<set>/report.md` (all metrics, significance, failures).")
-        (args.out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_suite_report(runs, args.out, seconds)
         print(f"report: {args.out / 'report.md'}", file=sys.stderr)
     if args.json:
-        print(json.dumps(data, indent=1))
+        print(json.dumps(suite_data(runs), indent=1))
     else:
-        print("\n\n".join(tables))
+        print(suite_text(runs))
         print(f"\nwall time: {seconds:.0f} s")
     return 0
-
-
-SUITE_METRICS = ("hit_rate@1", "hit_rate@5", "mrr@10")
-
-
-def suite_rows(results: list[EvalResult]) -> list[list[str]]:
-    """configuration, then hit@1, hit@5 and MRR@10 overall, zh and en (columns only for groups present)."""
-    groups = [g for g in ("all", "zh", "en") if any(g in r.metrics for r in results)]
-    names = [label(m) if g == "all" else f"{label(m)} {g}" for g in groups for m in SUITE_METRICS]
-    header = ["configuration", "n", *names]
-    rows = [header]
-    for result in results:
-        cells = [f"{result.metrics[g][m]:.3f}" if g in result.metrics else "-" for g in groups for m in SUITE_METRICS]
-        rows.append([result.name, str(int(result.metrics.get("all", {}).get("questions", 0))), *cells])
-    return rows
-
-
-def suite_table(results: list[EvalResult]) -> str:
-    rows = suite_rows(results)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def suite_markdown(results: list[EvalResult]) -> str:
-    rows = suite_rows(results)
-    lines = ["| " + " | ".join(rows[0]) + " |", "|---" * len(rows[0]) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
-    return "\n".join(lines)
 
 
 def present(results: list[EvalResult], args: argparse.Namespace, title: str, searcher) -> int:

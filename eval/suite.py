@@ -8,12 +8,14 @@ default build settings and cached (``variant_index``); a later run only checks i
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.harness import EvalResult
 from eval.question_sets import read_gold_jsonl
+from eval.report import label, write_report
 from eval.runner import run_configurations, variant_index
 from index import settings
 from index.build import BuildSettings
@@ -85,3 +87,72 @@ def run_suite(
             run.extra["left_out"] = blank
         runs.append(run)
     return runs
+
+
+# ---- reports --------------------------------------------------------------------------------------------
+
+SUITE_METRICS = ("hit_rate@1", "hit_rate@5", "mrr@10")
+
+
+def suite_rows(results: list[EvalResult]) -> list[list[str]]:
+    """configuration, then hit@1, hit@5 and MRR@10 overall, zh and en (columns only for groups present)."""
+    groups = [g for g in ("all", "zh", "en") if any(g in r.metrics for r in results)]
+    names = [label(m) if g == "all" else f"{label(m)} {g}" for g in groups for m in SUITE_METRICS]
+    rows = [["configuration", "n", *names]]
+    for result in results:
+        cells = [f"{result.metrics[g][m]:.3f}" if g in result.metrics else "-" for g in groups for m in SUITE_METRICS]
+        rows.append([result.name, str(int(result.metrics.get("all", {}).get("questions", 0))), *cells])
+    return rows
+
+
+def suite_table(results: list[EvalResult]) -> str:
+    rows = suite_rows(results)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def suite_markdown(results: list[EvalResult]) -> str:
+    rows = suite_rows(results)
+    lines = ["| " + " | ".join(rows[0]) + " |", "|---" * len(rows[0]) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows[1:]])
+
+
+def suite_text(runs: list[SetRun]) -> str:
+    """One table per set, for the terminal."""
+    return "\n\n".join(f"{run.question_set.name}: {run.question_set.about}\n{suite_table(run.results)}" for run in runs)
+
+
+def shown_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(settings.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def suite_data(runs: list[SetRun]) -> dict:
+    return {
+        run.question_set.name: {
+            "questions": shown_path(run.question_set.questions),
+            "corpus": shown_path(run.question_set.corpus),
+            "about": run.question_set.about,
+            "seconds": round(run.seconds, 1),
+            "metrics": {r.name: r.metrics for r in run.results},
+            **run.extra,
+        }
+        for run in runs
+    }
+
+
+def write_suite_report(runs: list[SetRun], out: Path, seconds: float) -> None:
+    """``out/report.md`` and ``report.json`` (every set's table), and each set's full report in ``out/<set>/``."""
+    for run in runs:
+        write_report(run.results, out / run.question_set.name, f"Retrieval eval: {run.question_set.about}")
+    summary = {"seconds": round(seconds, 1), "sets": suite_data(runs)}
+    (out / "report.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    lines = ["# Retrieval eval: every named question set", ""]
+    for run in runs:
+        lines += [f"## {run.question_set.name}: {run.question_set.about}", "", suite_markdown(run.results), ""]
+    lines.append(f"Wall time {seconds:.0f} s. Per set: `<set>/report.md` (all metrics, significance, failures).")
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
