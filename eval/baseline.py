@@ -93,6 +93,7 @@ class PlainBM25:
     def __init__(self, corpus_dir: Path):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.pieces = raw_pieces(corpus_dir)
         self.bm25 = bm25s.BM25()
         self.bm25.index([plain_tokens(text) for _, text in self.pieces], show_progress=False)
