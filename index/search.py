@@ -420,7 +420,6 @@ class Searcher:
         # built before folding holds passages as written, and Traditional questions were converted to Simplified.
         build = index.manifest.get("build") or {}
         self.fold = fold if build.get("fold") else to_simplified
-        self.fold_embeddings = bool(build.get("fold") and build.get("fold_embeddings"))
 
     def search(
         self, question: str, k: int = 10, config: SearchConfig | None = None, documents: Collection[str] | None = None
