@@ -1,7 +1,8 @@
-"""CLI: ``python -m eval`` — compare search configurations on a question set.
+"""CLI: ``python -m eval`` — compare search configurations on question sets.
 
-python -m eval                                  # bundled dev set, default configurations
-python -m eval --qa FILE.jsonl --config plain full full@128/16
+python -m eval                                  # every named set (dev, held-out, CMRC, DRCD): CiteLens vs plain
+python -m eval --set dev heldout --config plain dense full full+nofold   # chosen sets and configurations
+python -m eval --qa FILE.jsonl --config plain full full@128/16           # one gold file, over --index
 python -m eval --beir DIR                       # a BEIR folder (corpus, queries, qrels)
 python -m eval --calibrate --qa data/eval/heldout_qa.jsonl
 """
@@ -12,6 +13,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from eval.harness import HIGHLIGHT, METRICS, EvalResult
@@ -24,10 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--qa", type=Path, help="gold questions, JSONL (default: the bundled dev set)")
     source.add_argument("--beir", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    source.add_argument(
+        "--set", nargs="+", dest="sets", metavar="NAME", help="named question sets (default: all of eval/suite.py)"
+    )
     parser.add_argument("--split", default="test", help="BEIR qrels split (default test)")
-    parser.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
+    parser.add_argument(
+        "--index", type=Path, help=f"index folder for --qa (default ${settings.ENV_INDEX} or data/index)"
+    )
     parser.add_argument("--model", help="model name or path (default: the one that built the index)")
-    parser.add_argument("--config", nargs="+", help="configurations to compare (default: plain dense … full)")
+    parser.add_argument(
+        "--config", nargs="+", help="configurations (default: full plain-bm25 plain; with --qa: plain dense … full)"
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--out", type=Path, help="write report.json, report.md and metrics.png here")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -48,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     from eval.question_sets import read_gold_jsonl
     from eval.runner import DEFAULT_CONFIGURATIONS, parse_configuration, run_configurations
+    from eval.suite import SUITE_CONFIGURATIONS
     from index.build import BuildSettings
     from index.search import open_searcher
 
-    specs = args.config or list(DEFAULT_CONFIGURATIONS)
+    single = bool(args.qa or args.beir or args.calibrate or args.index)  # one question set, the old way
+    specs = args.config or list(DEFAULT_CONFIGURATIONS if single else SUITE_CONFIGURATIONS)
     for spec in specs:
         parse_configuration(spec, BuildSettings())  # fail on a typo before any work
+    if not single:
+        return run_sets(args, specs)
     if args.beir:
         return run_beir(args, specs)
     questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
@@ -84,6 +97,26 @@ def run_beir(args: argparse.Namespace, specs: list[str]) -> int:
         build_index(corpus, index_dir, encoder)
         results = run_configurations(specs, questions, index_dir, encoder, args.k)
     return present(results, args, f"Retrieval eval: BEIR {args.beir.name} ({args.split})", None)
+
+
+def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
+    """The named question sets (eval/suite.py), each over its own corpus's index, one table per set."""
+    from eval.suite import QUESTION_SETS, question_set, run_suite, suite_data, suite_text, write_suite_report
+    from index.encoder import Encoder
+
+    started = time.perf_counter()
+    sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
+    runs = run_suite(sets, specs, Encoder(args.model), args.k, log=lambda message: print(message, file=sys.stderr))
+    seconds = time.perf_counter() - started
+    if args.out:
+        write_suite_report(runs, args.out, seconds)
+        print(f"report: {args.out / 'report.md'}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(suite_data(runs), indent=1))
+    else:
+        print(suite_text(runs))
+        print(f"\nwall time: {seconds:.0f} s")
+    return 0
 
 
 def present(results: list[EvalResult], args: argparse.Namespace, title: str, searcher) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from index import lexicon
 from index.keyword import STOP_WORDS
+from index.script import regional_forms
 from index.translate import ENGLISH_STOP_WORDS, ENGLISH_WORD, QueryTranslator, dictionary_word, in_dictionary
 from ingest.sentences import sentence_spans
 
@@ -174,7 +175,9 @@ def question_terms(
                 continue
             seen.add(token)
             found = weight(token)
-            units.append(Unit(token, (token,), found if found is not None else highest, found is not None))
+            # Also the form the word takes in a folded Traditional passage (资料 → 数据: index/script.py).
+            forms = regional_forms(token)
+            units.append(Unit(token, forms, found if found is not None else highest, found is not None))
     return QuestionTerms(
         text, english, tuple(units), tuple(dict.fromkeys(NUMBER.findall(text))), answer_slots(text, english)
     )

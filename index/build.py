@@ -13,6 +13,7 @@ from tqdm import tqdm
 from index.encoder import Encoder
 from index.keyword import keyword_tokens
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
+from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
@@ -31,9 +32,25 @@ class BuildSettings:
     keyword_context: bool = True
     # A section intro of at most this many tokens joins its first subsection's chunk (0: never; README).
     intro_tokens: int = 120
+    # Passages are compared with questions in one folded form (index/script.py: Simplified script, mainland
+    # vocabulary): their keyword tokens always, the texts embedded when ``fold_embeddings`` (measured: README,
+    # "Traditional Chinese"). The stored, cited and highlighted text is the original. "" = no folding (indexes
+    # built before it existed); the name changes whenever the fold does, so such an index is rebuilt, not mixed.
+    fold: str = FOLD
+    fold_embeddings: bool = True
 
     def to_dict(self) -> dict:
         return {"splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, recorded: dict) -> BuildSettings:
+        """The settings recorded in a manifest; one recorded before a setting existed gets the value that
+        means "as built then" (no folding), not today's default."""
+        known = {name for name in cls.__dataclass_fields__}
+        values = {key: value for key, value in recorded.items() if key in known}
+        if "fold" not in values:
+            values |= {"fold": "", "fold_embeddings": False}
+        return cls(**values)
 
 
 @dataclass
@@ -118,6 +135,15 @@ def batches(chunked: list[ChunkedDocument], chunks: int) -> list[list[ChunkedDoc
     return out
 
 
+def folder(document: Document, settings: BuildSettings) -> Callable[[str], str]:
+    """Text of this document → the form it is compared in: folded in the document's own script (a short
+    sentence of a Traditional document may hold no character that tells), or as it is without folding."""
+    if not settings.fold:
+        return str
+    traditional = is_traditional(document.text)
+    return lambda text: fold_uncached(text, traditional)
+
+
 def embed_parts(
     chunked: list[ChunkedDocument],
     encoder: Encoder,
@@ -127,12 +153,15 @@ def embed_parts(
     """Embed (chunks and their sentences, in one call) and tokenize chunked documents; ``progress`` hears
     the number of texts embedded after each encoder batch."""
     texts: list[str] = []
-    for item in chunked:
-        texts += [embedding_text(chunk, settings.context) for chunk in item.chunks]
-        texts += [item.document.text[s:e] for s, e in zip(item.sentence_start, item.sentence_end, strict=True)]
+    folds = [folder(item.document, settings) for item in chunked]
+    for item, fold in zip(chunked, folds, strict=True):
+        embedded = fold if settings.fold_embeddings else str
+        texts += [embedded(embedding_text(chunk, settings.context)) for chunk in item.chunks]
+        spans = zip(item.sentence_start, item.sentence_end, strict=True)
+        texts += [embedded(item.document.text[start:end]) for start, end in spans]
     vectors = encoder.encode_passages(texts, progress=progress)
     parts, first = [], 0
-    for item in chunked:
+    for item, fold in zip(chunked, folds, strict=True):
         n, sentences = len(item.chunks), len(item.sentence_chunk)
         sentence_vectors = vectors[first + n : first + n + sentences].astype(np.float16)
         parts.append(
@@ -141,7 +170,7 @@ def embed_parts(
                 item.chunks,
                 vectors[first : first + n],
                 SentenceTable(item.sentence_chunk, item.sentence_start, item.sentence_end, sentence_vectors),
-                [keyword_tokens(keyword_text(chunk, settings.keyword_context)) for chunk in item.chunks],
+                [keyword_tokens(fold(keyword_text(chunk, settings.keyword_context))) for chunk in item.chunks],
             )
         )
         first += n + sentences

@@ -37,6 +37,7 @@ from index.encoder import Encoder
 from index.hits import Hit
 from index.keyword import keyword_tokens
 from index.passage_index import PassageIndex
+from index.script import fold, is_traditional, question_word_groups
 from index.translate import TermGroup
 
 MAX_QUESTION_CHARS = 2000
@@ -156,7 +157,7 @@ def traditional_to_simplified():
 
 
 def to_simplified(text: str) -> str:
-    """Traditional → Simplified Chinese, so Traditional questions match the (Simplified) corpus."""
+    """Traditional → Simplified Chinese: how questions were compared with an index built without folding."""
     return traditional_to_simplified().convert(text) if CJK.search(text) else text
 
 
@@ -291,7 +292,7 @@ def collapse(
 
 @dataclass
 class Answer:
-    question: str  # as searched (whitespace folded, Traditional → Simplified)
+    question: str  # as searched (whitespace folded; folded to Simplified script and mainland words)
     hits: list[Hit]
     answerable: bool  # False: nothing in the corpus answers the question, say so plainly
     relevance: float | None  # the best hit's calibrated relevance (None: no calibration for this model)
@@ -397,6 +398,10 @@ class Searcher:
         # once read: a collapsed group cites every document holding a copy, and decoding each
         # document again for its date cost more than the rest of a question.
         self.document_info = functools.cache(self._document_info)
+        # Questions are compared with passages in the form the index folded them to (index/script.py); an index
+        # built before folding holds passages as written, and Traditional questions were converted to Simplified.
+        build = index.manifest.get("build") or {}
+        self.fold = fold if build.get("fold") else to_simplified
 
     def search(
         self, question: str, k: int = 10, config: SearchConfig | None = None, documents: Collection[str] | None = None
@@ -410,7 +415,8 @@ class Searcher:
 
         ``documents`` limits the hits to those document ids (the app's document filter)."""
         config = config or self.config
-        text = to_simplified(validate_question(question))
+        written = validate_question(question)
+        text = self.fold(written)
         if self._background_pending:
             self._background_pending = False
             self.background = self.measure_background()
@@ -422,7 +428,8 @@ class Searcher:
             config = replace(config, candidates=config.candidates * 10)
         query_vector = self.encoder.encode_queries([text])[0]
         candidates = self.dense_candidates(query_vector, config)
-        term_groups = self.keyword_groups(text, config)
+        literal = to_simplified(written) if self.fold is fold else None
+        term_groups = self.keyword_groups(text, config, literal)
         self.add_keyword_scores(candidates, term_groups, config, query_vector)
         if config.keyword and config.document_references:
             self.add_document_scores(candidates, document_references(text))
@@ -463,11 +470,18 @@ class Searcher:
         scores, ids = self.index.dense_search(query_vector[None, :], config.candidates)
         return {int(i): Candidate(int(i), dense=float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
 
-    def keyword_groups(self, text: str, config: SearchConfig) -> list[TermGroup]:
+    def keyword_groups(self, text: str, config: SearchConfig, literal: str | None = None) -> list[TermGroup]:
         """Chinese words each form a group of one; English words bring their Chinese translations.
-        Words naming a kind of document are left out (see ``document_references``)."""
+        Words naming a kind of document are left out (see ``document_references``).
+
+        With ``literal`` (the question in Simplified script, its words unfolded) a Chinese word's group also
+        holds the form it takes in folded Traditional passages (建立|创建, 资料|数据: ``question_word_groups``)."""
         text = without_document_kinds(text) if config.document_references else text
         groups = [TermGroup(token, (token,)) for token in keyword_tokens(text) if CJK.search(token)]
+        if literal is not None:
+            literal = without_document_kinds(literal) if config.document_references else literal
+            words = [token for token in keyword_tokens(literal) if CJK.search(token)]
+            groups = [TermGroup(g[0], g) for g in question_word_groups(words, [g.source for g in groups])]
         if config.translate and LATIN_WORD.search(text):
             groups += self.index.translator.translate(text)
         else:  # numbers and Latin words (5G, APEC) as they are
@@ -581,7 +595,8 @@ class Searcher:
             self._named[reference] = {
                 doc_id: entry.get("chunks", 1)
                 for doc_id, entry in entries.items()
-                if reference in entry["title"] or (reference.isdigit() and (entry["date"] or "").startswith(reference))
+                if reference in fold(entry["title"])
+                or (reference.isdigit() and (entry["date"] or "").startswith(reference))
             }
         return self._named[reference]
 
@@ -623,6 +638,7 @@ class Searcher:
         rows = sentences.rows_of(candidate.chunk)
         chunk = self.index.chunks[candidate.chunk]
         headings = self.document_info(chunk.doc_id).headings
+        traditional = is_traditional(chunk.text)
         best_row, best_value = rows.start + int(np.argmax(scores)), -math.inf
         for i, row in enumerate(range(rows.start, rows.stop)):
             start, end = int(sentences.start[row]), int(sentences.end[row])
@@ -630,8 +646,8 @@ class Searcher:
                 continue
             value = float(scores[i])
             if groups and config.highlight_term_bonus:
-                # The chunk's own text: it is exactly the document's text at its offsets.
-                sentence = chunk.text[start - chunk.start : end - chunk.start].lower()
+                # The chunk's own text (exactly the document's text at its offsets), folded as the terms are.
+                sentence = fold(chunk.text[start - chunk.start : end - chunk.start], traditional).lower()
                 found = sum(any(term in sentence for term in group.terms) for group in groups)
                 value += config.highlight_term_bonus * found / len(groups)
             if value > best_value:
@@ -666,7 +682,7 @@ class Searcher:
         row = best.sentence_row
         similarity = max(best.dense, best.sentence)
         rendered = None if translated is None else self.translated_similarity(best.chunk, translated)
-        found = evidence(terms, to_simplified(chunk.text), similarity, rendered)
+        found = evidence(terms, self.fold(chunk.text), similarity, rendered)
         also_in = []
         seen = {chunk.doc_id}
         for other in group[1:]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from index import script
 from index.hits import SECTION_SEPARATOR, Hit, location_label
 from ingest.documents import Document, Paragraph
 
@@ -85,15 +86,10 @@ def escape_markdown(text: str) -> str:
 
 
 def term_spans(text: str, terms: Iterable[str]) -> list[Span]:
-    """Every occurrence of every term (case-insensitive), as (start, end) spans; one-character terms are skipped."""
-    lowered = text.lower()
-    spans = []
-    for term in {t.strip().lower() for t in terms if t and len(t.strip()) >= 2}:
-        start = lowered.find(term)
-        while start >= 0:
-            spans.append((start, start + len(term)))
-            start = lowered.find(term, start + 1)
-    return sorted(spans)
+    """Every occurrence of every term (case-insensitive), as (start, end) spans of ``text``; one-character
+    terms are skipped. Text and terms are compared folded (index/script.py), so the Simplified terms of a
+    question mark the original characters of a Traditional passage (数据 marks 資料)."""
+    return script.term_spans(text, terms, min_chars=2)
 
 
 def _mask(length: int, spans: Iterable[Span]) -> list[bool]:
