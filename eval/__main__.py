@@ -4,7 +4,7 @@ python -m eval                                  # every named set (dev, held-out
 python -m eval --set dev heldout --config plain dense full full+nofold   # chosen sets and configurations
 python -m eval --qa FILE.jsonl --config plain full full@128/16           # one gold file, over --index
 python -m eval --beir DIR                       # a BEIR folder (corpus, queries, qrels)
-python -m eval --calibrate --qa data/eval/heldout_qa.jsonl
+python -m eval --calibrate                      # fit the answerability calibration on the sets' calibration part
 """
 
 from __future__ import annotations
@@ -40,7 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--out", type=Path, help="write report.json, report.md and metrics.png here")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    parser.add_argument("--calibrate", action="store_true", help="fit the relevance calibration on --qa and save it")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the answerability calibration on the named sets (their calibration part) and save it",
+    )
+    parser.add_argument(
+        "--calibration-out",
+        type=Path,
+        help="where --calibrate writes (default: calibration.json beside the --index folder's index)",
+    )
+    parser.add_argument(
+        "--no-answerability", action="store_true", help="retrieval only: skip asking every collection every set"
+    )
     args = parser.parse_args(argv)
 
     from eval.question_sets import BadQuestionSet
@@ -61,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from index.build import BuildSettings
     from index.search import open_searcher
 
-    single = bool(args.qa or args.beir or args.calibrate or args.index)  # one question set, the old way
+    if args.calibrate:
+        return calibrate(args)
+    single = bool(args.qa or args.beir or args.index)  # one question set, the old way
     specs = args.config or list(DEFAULT_CONFIGURATIONS if single else SUITE_CONFIGURATIONS)
     for spec in specs:
         parse_configuration(spec, BuildSettings())  # fail on a typo before any work
@@ -71,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
         return run_beir(args, specs)
     questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
     searcher = open_searcher(args.index, args.model)
-    if args.calibrate:
-        return calibrate(searcher, questions)
     index_dir = settings.index_dir(args.index)
     results = run_configurations(specs, questions, index_dir, searcher.encoder, args.k)
     return present(results, args, f"Retrieval eval: {(args.qa or settings.BUNDLED_QA).name}", searcher)
@@ -106,54 +118,74 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
 
     started = time.perf_counter()
     sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
-    runs = run_suite(sets, specs, Encoder(args.model), args.k, log=lambda message: print(message, file=sys.stderr))
+    encoder = Encoder(args.model)
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    runs = run_suite(sets, specs, encoder, args.k, log=log)
+    answerability = None
+    if not args.no_answerability:
+        from eval.calibrate import answerability_rows, ask_collections
+        from index.answerability import load_calibration
+
+        asked, collections = ask_collections(sets, encoder, log)
+        calibration = load_calibration(encoder.name, settings.index_dir(args.index))
+        answerability = answerability_rows(asked, calibration, collections)
     seconds = time.perf_counter() - started
     if args.out:
-        write_suite_report(runs, args.out, seconds)
+        write_suite_report(runs, args.out, seconds, answerability)
         print(f"report: {args.out / 'report.md'}", file=sys.stderr)
     if args.json:
-        print(json.dumps(suite_data(runs), indent=1))
+        print(json.dumps({**suite_data(runs), **({"answerability": answerability} if answerability else {})}, indent=1))
     else:
         print(suite_text(runs))
+        if answerability:
+            from eval.calibrate import answerability_table
+
+            print(
+                f"\nanswerability: share judged right (answerable answered, others flagged)\n"
+                f"{answerability_table(answerability)}"
+            )
         print(f"\nwall time: {seconds:.0f} s")
     return 0
 
 
 def present(results: list[EvalResult], args: argparse.Namespace, title: str, searcher) -> int:
-    extra = {}
-    if searcher is not None and searcher.calibration.coefficients and not args.config:
-        extra["answerability"] = answerability(searcher, args)
     if args.out:
-        write_report(results, args.out, title, extra)
+        write_report(results, args.out, title)
         print(f"report: {args.out / 'report.md'}", file=sys.stderr)
     if args.json:
-        print(json.dumps({r.name: r.metrics for r in results} | extra, indent=1))
+        print(json.dumps({r.name: r.metrics for r in results}, indent=1))
         return 0
     print(format_table(results))
-    if extra.get("answerability"):
-        a = extra["answerability"]
-        print(
-            f"\nanswerable judgement (threshold {a['threshold']}): {a['answerable_recall']:.2f} of answerable and "
-            f"{a['unanswerable_recall']:.2f} of unanswerable questions judged right; AUC {a['auc']}"
-        )
     return 0
 
 
-def answerability(searcher, args: argparse.Namespace) -> dict:
-    from eval.calibrate import answerability_report, collect_features
-    from eval.question_sets import read_gold_jsonl
+def calibrate(args: argparse.Namespace) -> int:
+    """Fit the answerability calibration on the calibration part of the named sets, asked of every
+    collection; report it on both parts; save it beside the index (or where --calibration-out says)."""
+    from eval.calibrate import (
+        answerability_rows,
+        answerability_table,
+        ask_collections,
+        fit_calibration,
+        save_calibration,
+    )
+    from eval.suite import QUESTION_SETS, question_set
+    from index.answerability import CALIBRATION_NAME
+    from index.encoder import Encoder
 
-    questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
-    return answerability_report(collect_features(searcher, questions), searcher.calibration)
-
-
-def calibrate(searcher, questions) -> int:
-    from eval.calibrate import answerability_report, collect_features, fit_calibration, save_calibration
-
-    rows = collect_features(searcher, questions)
-    calibration = fit_calibration(rows)
-    save_calibration(searcher.encoder.name, calibration)
-    print(json.dumps({"calibration": calibration.__dict__, "fit": answerability_report(rows, calibration)}, indent=1))
+    sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
+    encoder = Encoder(args.model)
+    asked, collections = ask_collections(sets, encoder, lambda message: print(message, file=sys.stderr))
+    backgrounds = {name: c.background for name, c in collections.items()}
+    calibration = fit_calibration([a for a in asked if a.part == "calibration"], backgrounds)
+    out = args.calibration_out or settings.index_dir(args.index) / CALIBRATION_NAME
+    save_calibration(encoder.name, calibration, out)
+    rows = answerability_rows(asked, calibration, collections)
+    if args.json:
+        print(json.dumps({"calibration": calibration.to_dict(), "answerability": rows}, indent=1))
+    else:
+        print(answerability_table(rows))
+    print(f"calibration: {out}", file=sys.stderr)
     return 0
 
 

@@ -58,7 +58,10 @@ def read_gold_jsonl(path: Path) -> list[Question]:
                     type=record.get("type", ""),
                     answerable=bool(record.get("answerable", bool(evidence))),
                     evidence=evidence,
-                    extra={k: v for k, v in record.items() if k in ("answer",)},
+                    extra={
+                        **{k: v for k, v in record.items() if k in ("answer", "about")},
+                        "docs": [doc for item in record.get("evidence", []) for doc in item.get("docs", [])],
+                    },
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,20 +30,53 @@ EXTERNAL = EVAL_DATA / "external"
 class QuestionSet:
     name: str
     questions: Path  # gold JSONL
-    corpus: Path  # the folder the questions' evidence is in
+    corpus: Path  # the folder the questions' evidence is in (or, for unanswerable ones, that they are asked of)
     about: str = ""
+    collection: str = "bundled"  # short name of the corpus, in the answerability tables
+    retrieval: bool = True  # False: questions the corpus does not answer (answerability only)
+    # Which questions fit the answerability calibration (``eval --calibrate``) and which only check it:
+    # "calibration", "heldout", or "split" (by article: a question, its English version and the near-miss
+    # questions about the same article fall on the same side).
+    part: str = "split"
 
 
+CMRC, DRCD = EXTERNAL / "cmrc_trial", EXTERNAL / "drcd_dev"
+BUNDLED = settings.BUNDLED_CORPUS
 QUESTION_SETS = (
-    QuestionSet("dev", settings.BUNDLED_QA, settings.BUNDLED_CORPUS, "project dev set, bundled corpus (zh/en)"),
+    QuestionSet("dev", settings.BUNDLED_QA, BUNDLED, "project dev set, bundled corpus (zh/en)", part="calibration"),
+    QuestionSet("heldout", EVAL_DATA / "heldout_qa.jsonl", BUNDLED, "project held-out set, bundled corpus", part="heldout"),  # noqa: E501
+    QuestionSet("cmrc", CMRC / "qa.jsonl", CMRC / "corpus", "CMRC 2018 trial (Simplified)", "cmrc"),
+    QuestionSet("cmrc-en", CMRC / "qa_en.jsonl", CMRC / "corpus", "CMRC 2018 trial, questions in English", "cmrc"),
+    QuestionSet("drcd", DRCD / "qa.jsonl", DRCD / "corpus", "DRCD dev (Traditional)", "drcd"),
+    QuestionSet("drcd-en", DRCD / "qa_en.jsonl", DRCD / "corpus", "DRCD dev, questions in English", "drcd"),
     QuestionSet(
-        "heldout", EVAL_DATA / "heldout_qa.jsonl", settings.BUNDLED_CORPUS, "project held-out set, bundled corpus"
+        "unanswerable-dev", EVAL_DATA / "unanswerable_dev.jsonl", BUNDLED, "off-topic and near-miss, bundled corpus",
+        retrieval=False, part="calibration",
     ),
     QuestionSet(
-        "cmrc", EXTERNAL / "cmrc_trial" / "qa.jsonl", EXTERNAL / "cmrc_trial" / "corpus", "CMRC 2018 trial (Simplified)"
+        "unanswerable-heldout", EVAL_DATA / "unanswerable_heldout.jsonl", BUNDLED,
+        "off-topic and near-miss, bundled corpus (held out)", retrieval=False, part="heldout",
     ),
-    QuestionSet("drcd", EXTERNAL / "drcd_dev" / "qa.jsonl", EXTERNAL / "drcd_dev" / "corpus", "DRCD dev (Traditional)"),
-)
+    QuestionSet("cmrc-nearmiss", CMRC / "nearmiss.jsonl", CMRC / "corpus", "near-miss, CMRC", "cmrc", retrieval=False),
+    QuestionSet("drcd-nearmiss", DRCD / "nearmiss.jsonl", DRCD / "corpus", "near-miss, DRCD", "drcd", retrieval=False),
+)  # fmt: skip
+
+
+def part_of(question_set: QuestionSet, question) -> str:
+    """ "calibration" or "heldout" (``QuestionSet.part``; split sets by the article the question is about)."""
+    if question_set.part != "split":
+        return question_set.part
+    article = question.extra.get("about") or next(iter(question.extra.get("docs", [])), question.id)
+    return "calibration" if zlib.crc32(str(article).encode()) % 2 else "heldout"
+
+
+def read_set(question_set: QuestionSet) -> tuple[list, list[str]]:
+    """(questions with text, ids of those without: CMRC's trial set has two)."""
+    questions = read_gold_jsonl(question_set.questions)
+    blank = [q.id for q in questions if not q.question.strip()]
+    return [q for q in questions if q.question.strip()], blank
+
+
 SUITE_CONFIGURATIONS = ("full", "plain-bm25", "plain")  # CiteLens's default, then the plain baselines
 
 
@@ -71,15 +105,13 @@ def run_suite(
 ) -> list[SetRun]:
     """Each set's configurations, on its corpus's index (built once, then cached)."""
     runs = []
-    for item in sets:
+    for item in (s for s in sets if s.retrieval):
         started = time.perf_counter()
         log(f"{item.name}: indexing {item.corpus} (cached after the first run)")
         index_dir = variant_index(item.corpus, BuildSettings(), encoder)
-        questions = read_gold_jsonl(item.questions)
-        blank = [q.id for q in questions if not q.question.strip()]  # CMRC's trial set has two
+        questions, blank = read_set(item)
         if blank:
             log(f"{item.name}: {len(blank)} questions without text left out: {', '.join(blank)}")
-            questions = [q for q in questions if q.question.strip()]
         log(f"{item.name}: {', '.join(specs)}")
         results = run_configurations(specs, questions, index_dir, encoder, k)
         run = SetRun(item, results, index_dir, time.perf_counter() - started)
@@ -145,14 +177,27 @@ def suite_data(runs: list[SetRun]) -> dict:
     }
 
 
-def write_suite_report(runs: list[SetRun], out: Path, seconds: float) -> None:
-    """``out/report.md`` and ``report.json`` (every set's table), and each set's full report in ``out/<set>/``."""
+def write_suite_report(runs: list[SetRun], out: Path, seconds: float, answerability: list[dict] | None = None) -> None:
+    """``out/report.md`` and ``report.json`` (every set's table and the answerability rates), and each set's
+    full report in ``out/<set>/``."""
     for run in runs:
         write_report(run.results, out / run.question_set.name, f"Retrieval eval: {run.question_set.about}")
-    summary = {"seconds": round(seconds, 1), "sets": suite_data(runs)}
+    summary = {"seconds": round(seconds, 1), "sets": suite_data(runs), "answerability": answerability}
     (out / "report.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     lines = ["# Retrieval eval: every named question set", ""]
     for run in runs:
         lines += [f"## {run.question_set.name}: {run.question_set.about}", "", suite_markdown(run.results), ""]
+    if answerability:
+        from eval.calibrate import answerability_table
+
+        lines += [
+            "## Answerability: share judged right",
+            "",
+            "Answerable questions answered; off-topic (other collections' questions, unrelated ones) and "
+            "near-miss questions flagged as not answered by the documents.",
+            "",
+            answerability_table(answerability, markdown=True),
+            "",
+        ]
     lines.append(f"Wall time {seconds:.0f} s. Per set: `<set>/report.md` (all metrics, significance, failures).")
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -286,12 +286,15 @@ class Evidence:
     numbers_missing: float
     english: bool
     translated: float | None = None  # an English question's Chinese rendering: its best cosine (None: Chinese)
+    second: float = 0.0  # the second encoder's cosine of the question with the highlighted sentence
 
     def to_dict(self) -> dict:
         return {key: round(value, 5) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
-def evidence(terms: QuestionTerms, passage: str, similarity: float, translated: float | None) -> Evidence:
+def evidence(
+    terms: QuestionTerms, passage: str, similarity: float, translated: float | None, second: float = 0.0
+) -> Evidence:
     """``passage`` in the collection's folded script (as the question terms are); ``translated`` the
     similarity of the English question's Chinese rendering (None for a Chinese question)."""
     return Evidence(
@@ -302,6 +305,7 @@ def evidence(terms: QuestionTerms, passage: str, similarity: float, translated: 
         numbers_missing=numbers_missing(terms, passage),
         english=terms.english,
         translated=translated,
+        second=second,
     )
 
 
@@ -353,6 +357,7 @@ def measure_background(ask: Callable[[str], list[Evidence]], quantile: float = 0
         if not first:
             continue
         levels[language] = {"similarity": round(float(np.quantile([e.similarity for e in first], quantile)), 6)}
+        levels[language]["second"] = round(float(np.quantile([e.second for e in first], quantile)), 6)
         translated = [e.translated for e in first if e.translated is not None]
         if translated:
             levels[language]["translated"] = round(float(np.quantile(translated, quantile)), 6)
@@ -391,7 +396,7 @@ class Calibration:
     # Each measure for Chinese questions, and again for English ones (where it means something else: an
     # English question's similarity to Chinese text is lower and noisier, its coverage goes through a
     # dictionary), so one model holds one weighting per language.
-    MEASURES = ("margin", "translated_margin", "coverage", "absent", "slot_missing", "numbers_missing")
+    MEASURES = ("margin", "translated_margin", "second_margin", "coverage", "absent", "slot_missing", "numbers_missing")
     FEATURES = (*MEASURES, "english", *(f"{m}*english" for m in MEASURES))
 
     @classmethod
@@ -400,7 +405,8 @@ class Calibration:
         translated_margin = margin
         if e.translated is not None:
             translated_margin = e.translated - background.level(True, "translated") if background else 0.0
-        values = (margin, translated_margin, e.coverage, e.absent, e.slot_missing, e.numbers_missing)
+        second_margin = e.second - background.level(e.english, "second") if background else 0.0
+        values = (margin, translated_margin, second_margin, e.coverage, e.absent, e.slot_missing, e.numbers_missing)
         english = float(e.english)
         return (*values, english, *(v * english for v in values))
 

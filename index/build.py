@@ -17,7 +17,7 @@ from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
-from ingest.pipeline import load_corpus
+from ingest.pipeline import INGEST_VERSION, load_corpus
 from ingest.sentences import sentence_spans
 
 
@@ -38,6 +38,7 @@ class BuildSettings:
     # built before it existed); the name changes whenever the fold does, so such an index is rebuilt, not mixed.
     fold: str = FOLD
     fold_embeddings: bool = True
+    ingest: int = INGEST_VERSION  # how documents were read (ingest.pipeline): another version reads them again
 
     def to_dict(self) -> dict:
         return {"splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter", **asdict(self)}
@@ -50,6 +51,7 @@ class BuildSettings:
         values = {key: value for key, value in recorded.items() if key in known}
         if "fold" not in values:
             values |= {"fold": "", "fold_embeddings": False}
+        values.setdefault("ingest", 1)
         return cls(**values)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index import lexicon
+from index import lexicon, second_encoder
 from index.answerability import (
     QUESTION_HITS,
     Background,
@@ -443,7 +443,8 @@ class Searcher:
             group[0].sentence_row = self.highlight_row(group[0], term_groups, config)
         terms = self.question_terms(text)
         translated = self.translated_vector(terms)
-        hits = [self.make_hit(rank, group, terms, translated) for rank, group in enumerate(groups, 1)]
+        second = second_encoder.similarities(text, [self.sentence_text(group[0]) for group in groups])
+        hits = [self.make_hit(rank, group, terms, translated, second[rank - 1]) for rank, group in enumerate(groups, 1)]
         relevance = self.calibration.question_relevance([h.evidence for h in hits], self.background)
         threshold = self.thresholds.get("en" if terms.english else "zh")
         answerable = bool(hits) and (relevance is None or threshold is None or relevance >= threshold)
@@ -674,7 +675,18 @@ class Searcher:
             best = max(best, float((self.index.sentences.vectors[rows].astype(np.float32) @ vector).max()))
         return best
 
-    def make_hit(self, rank: int, group: list[Candidate], terms: QuestionTerms, translated: np.ndarray | None) -> Hit:
+    def sentence_text(self, candidate: Candidate) -> str:
+        """The candidate's highlighted sentence (its whole text when it has none)."""
+        chunk = self.index.chunks[candidate.chunk]
+        if candidate.sentence_row < 0:
+            return chunk.text
+        sentences = self.index.sentences
+        start, end = int(sentences.start[candidate.sentence_row]), int(sentences.end[candidate.sentence_row])
+        return chunk.text[start - chunk.start : end - chunk.start]
+
+    def make_hit(
+        self, rank: int, group: list[Candidate], terms: QuestionTerms, translated: np.ndarray | None, second: float
+    ) -> Hit:
         best = group[0]
         chunk = self.index.chunks[best.chunk]
         document = self.document_info(chunk.doc_id)
@@ -682,7 +694,7 @@ class Searcher:
         row = best.sentence_row
         similarity = max(best.dense, best.sentence)
         rendered = None if translated is None else self.translated_similarity(best.chunk, translated)
-        found = evidence(terms, self.fold(chunk.text), similarity, rendered)
+        found = evidence(terms, self.fold(chunk.text), similarity, rendered, second)
         also_in = []
         seen = {chunk.doc_id}
         for other in group[1:]:

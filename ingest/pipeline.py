@@ -9,6 +9,11 @@ from ingest.documents import Document
 from ingest.readers import DEFAULT_MAX_BYTES, IngestError, iter_corpus_files, read_document_file
 from ingest.structure import build_document
 
+# What ingest makes of a file changes with its code (readers, cleaning, structure), not only with the file:
+# an index records the version that read its documents, and one read by another version is read again.
+# 2: PDF layout reader and pages, weak file properties, compatibility characters folded.
+INGEST_VERSION = 2
+
 
 def ingest_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """One file → Document, or IngestError with a reason."""
