@@ -37,6 +37,7 @@ from ingest.sentences import sentence_spans
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 WORD = re.compile(r"[\w\u3400-\u9fff]")
+LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (CJK included), not a digit
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 SLOT_TAGS = {"person": ("nr", "nrfg", "nrt", "nt"), "place": ("ns",)}
 # An English word that neither the collection nor the dictionary knows (a name, a coined word) may be a
@@ -104,6 +105,12 @@ class QuestionTerms:
             unit.terms[0] if unit.in_collection else dictionary_word(unit.label) or unit.label for unit in self.units
         ]
         return " ".join(words)
+
+    @property
+    def has_subject(self) -> bool:
+        """Whether the question names anything to look for: a word, not only numbers and symbols (a year
+        alone, ``' OR 1=1 --``); a question without one is not answered by any passage."""
+        return any(LETTER.search(unit.label) for unit in self.units)
 
     @property
     def absent(self) -> float:

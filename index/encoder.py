@@ -13,6 +13,8 @@ import os
 import re
 import sys
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +122,9 @@ def prompts_for(name: str, model_prompts: dict[str, str]) -> tuple[str, str]:
     return query or "", passage or ""
 
 
+QUERY_CACHE = 4096  # question vectors kept (1.5 KB each for a 384-dimensional model)
+
+
 class Encoder:
     """A sentence-transformers model with its query/passage prompts, run by one of several backends.
 
@@ -138,6 +143,10 @@ class Encoder:
         self.backend = settings.backend_name(backend)
         self.query_backend = settings.backend_name(query_backend or QUERY_RUNTIME.get(self.backend, self.backend))
         self._runtimes: dict[str, _Runtime] = {}
+        # Questions asked again (a rerun of the app's page, the background questions of every build) are not
+        # encoded again: a bounded cache by text, shared by the threads that ask.
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
         if not _plain_transformer(self.path):  # models with extra modules (Dense layers, …) run in torch only
             self.backend = self.query_backend = "torch"
         if "torch" in (self.backend, self.query_backend):
@@ -176,7 +185,21 @@ class Encoder:
         return self._encode(self._runtime(self.backend), texts, self.passage_prompt, batch_size, progress)
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self._encode(self._runtime(self.query_backend), texts, self.query_prompt, batch_size)
+        """Question embeddings; texts encoded before come from the cache (QUERY_CACHE texts)."""
+        with self._queries_lock:
+            missing = [text for text in dict.fromkeys(texts) if text not in self._queries]
+        if missing:
+            vectors = self._encode(self._runtime(self.query_backend), missing, self.query_prompt, batch_size)
+            with self._queries_lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._queries[text] = vector
+                while len(self._queries) > QUERY_CACHE:
+                    self._queries.popitem(last=False)
+        with self._queries_lock:
+            found = [self._queries.get(text) for text in texts]
+        if any(vector is None for vector in found):  # evicted meanwhile by other threads: encode those now
+            return self._encode(self._runtime(self.query_backend), texts, self.query_prompt, batch_size)
+        return np.stack(found) if found else np.zeros((0, self.dimension), dtype=np.float32)
 
     def _encode(
         self,

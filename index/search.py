@@ -28,6 +28,7 @@ from index.answerability import (
     Background,
     Evidence,
     QuestionTerms,
+    background_questions,
     evidence,
     load_calibration,
     measure_background,
@@ -447,7 +448,9 @@ class Searcher:
         hits = [self.make_hit(rank, group, terms, translated, second[rank - 1]) for rank, group in enumerate(groups, 1)]
         relevance = self.calibration.question_relevance([h.evidence for h in hits], self.background)
         threshold = self.thresholds.get("en" if terms.english else "zh")
-        answerable = bool(hits) and (relevance is None or threshold is None or relevance >= threshold)
+        answerable = (
+            bool(hits) and terms.has_subject and (relevance is None or threshold is None or relevance >= threshold)
+        )
         marked = sorted({term for group in term_groups for term in group.terms}, key=len, reverse=True)
         return Answer(text, hits, answerable, relevance, marked)
 
@@ -457,6 +460,11 @@ class Searcher:
         def ask(question: str) -> list[Evidence]:
             return [hit.evidence for hit in self.search(question, k=QUESTION_HITS) if hit.evidence is not None]
 
+        # The questions and their Chinese renderings encoded in two batches first: one at a time, encoding
+        # was half of the measurement (the cache then serves each question's own search).
+        folded = [self.fold(validate_question(question)) for _, question in background_questions()]
+        self.encoder.encode_queries(folded)
+        self.encoder.encode_queries([r for r in (self.question_terms(text).chinese for text in folded) if r])
         return measure_background(ask)
 
     def question_terms(self, text: str) -> QuestionTerms:

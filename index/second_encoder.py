@@ -12,11 +12,14 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
 _lock = threading.Lock()  # one forward pass at a time: the numpy backend keeps per-call state on the model
+CACHE = 8192  # sentence vectors kept: the same passages' sentences come back question after question
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
 @functools.cache
@@ -30,6 +33,15 @@ def similarities(question: str, sentences: Sequence[str]) -> list[float]:
     """Cosine of the question with each sentence (the vectors come normalised)."""
     if not sentences:
         return []
+    texts = [question, *sentences]
     with _lock:
-        vectors = np.asarray(_model().encode([question, *sentences]), dtype=np.float32)
+        missing = [text for text in dict.fromkeys(texts) if text not in _cache]
+        if missing:
+            for text, vector in zip(missing, np.asarray(_model().encode(missing), dtype=np.float32), strict=True):
+                _cache[text] = vector
+        vectors = np.stack([_cache[text] for text in texts])
+        for text in texts:
+            _cache.move_to_end(text)
+        while len(_cache) > CACHE:
+            _cache.popitem(last=False)
     return [float(v) for v in vectors[1:] @ vectors[0]]

@@ -153,3 +153,45 @@ def test_evidence_of_a_passage():
     question = terms("中国网民规模有多少？")
     found = evidence(question, "中国网民规模达10.51亿。", 0.9, None)
     assert found.coverage == pytest.approx(1.0) and found.slot_missing == 0.0 and not found.english
+
+
+def synthetic_asked(rng, n: int = 60):
+    """Answerable questions whose first hit holds the answer and is close; off-topic ones whose hits are not."""
+    from eval.calibrate import Asked
+    from eval.question_sets import Question
+    from index.hits import Hit
+
+    def hit(rank: int, text: str, e: Evidence) -> Hit:
+        return Hit(rank, 0.0, f"c{rank}", "d.txt", "t", (), 1, 1, text, 0, len(text), evidence=e)
+
+    asked = []
+    for i in range(n):
+        english = i % 2 == 1
+        good = make_evidence(0.90 + rng.uniform(-0.03, 0.03), rng.uniform(0.5, 1.0), english)
+        bad = make_evidence(0.80 + rng.uniform(-0.03, 0.03), rng.uniform(0.0, 0.4), english)
+        question = "What is it?" if english else "是什么？"
+        answerable = Question(f"a{i}", question, evidence=("答案",))
+        asked.append(Asked("c", answerable, "answerable", [hit(1, "答案在此", good), hit(2, "别的", bad)]))
+        offtopic = Question(f"o{i}", question, answerable=False)
+        asked.append(Asked("c", offtopic, "offtopic", [hit(1, "别的", bad), hit(2, "别的", bad)]))
+    return asked
+
+
+def test_fitting_separates_answering_hits_and_places_thresholds_among_the_background():
+    import random
+
+    from eval.calibrate import fit_calibration, rates
+
+    rng = random.Random(7)
+    asked = synthetic_asked(rng)
+    samples = tuple(
+        (make_evidence(0.80 + rng.uniform(-0.03, 0.03), rng.uniform(0.0, 0.4), i % 2 == 1),) for i in range(200)
+    )
+    background = Background(0.9, {"zh": {"similarity": 0.83, "second": 0.0}, "en": {"similarity": 0.83}}, samples)
+    fitted = fit_calibration(asked, {"c": background})
+    assert fitted.background_quantile == {"zh": 0.95, "en": 0.95}
+    good, bad = asked[0].hits[0].evidence, asked[1].hits[0].evidence
+    assert fitted.relevance(good, background) > 0.5 > fitted.relevance(bad, background)
+    judged = rates(asked, fitted, {"c": background})
+    assert judged[("c", "answerable", "zh")][0] >= 0.9 * judged[("c", "answerable", "zh")][1]
+    assert judged[("c", "offtopic", "en")][0] >= 0.85 * judged[("c", "offtopic", "en")][1]

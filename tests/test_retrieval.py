@@ -13,7 +13,7 @@ import pytest
 from eval.question_sets import BadQuestionSet, beir_file_name, read_beir
 from index.build import BuildSettings, build_index
 from index.passage_index import PassageIndex
-from index.search import CONFIGS, Calibration, Candidate, SearchConfig, Searcher, collapse, document_references, fuse
+from index.search import CONFIGS, Candidate, SearchConfig, Searcher, collapse, document_references, fuse
 from index.settings import PROJECT_ROOT
 from index.translate import QueryTranslator
 from tests.conftest import FIXTURES
@@ -89,16 +89,29 @@ def test_translator_phrases_names_numbers():
     assert "网络" in groups["networks"]  # plural → base form
 
 
-def test_relevance_is_calibrated_and_off_corpus_questions_are_unanswerable(searcher):
-    calibration = Calibration((8.0, 6.0, -1.0, 2.0), -11.0, 0.3)
-    assert calibration.relevance(0.95, 1.0, False) > 0.9 > 0.01 > calibration.relevance(0.80, 0.0, False)
-    searcher = Searcher(searcher.index, searcher.encoder)
-    searcher.calibration = calibration
-    answered = searcher.answer("中国累计建成开通5G基站多少个？", k=3)
-    unanswered = searcher.answer("火星探测器是哪一年发射的？", k=3)
-    assert answered.answerable and answered.relevance > calibration.threshold
-    assert not unanswered.answerable and unanswered.relevance < answered.relevance
-    assert all(h.relevance is not None for h in answered.hits)
+def test_the_shipped_calibration_answers_what_the_documents_hold_and_flags_the_rest(searcher):
+    """A tiny collection the calibration never saw: its background is measured at build time, and the
+    shipped calibration judges questions in both languages against it."""
+    assert searcher.calibration.fitted and searcher.background is not None
+    for question in (
+        "哪部法律对个人信息处理活动作出全面规范？",
+        "截至2022年6月中国建成了多少个5G基站？",
+        "Which law comprehensively regulates the handling of personal information?",
+        "How many 5G base stations had China built by June 2022?",
+    ):
+        answer = searcher.answer(question, k=3)
+        assert answer.answerable, question
+        assert all(hit.relevance is not None for hit in answer.hits)
+    for question in (
+        "红烧肉怎么做才能肥而不腻？",
+        "马拉松全程是多少公里？",
+        "Who won the 2022 FIFA World Cup final?",
+        "How do I reset my Netflix password?",
+        "' OR 1=1 --",
+    ):
+        answer = searcher.answer(question, k=3)
+        assert not answer.answerable, (question, answer.relevance)
+        assert answer.hits  # the closest passages are still returned, to be checked
 
 
 def test_beir_reader(tmp_path):
@@ -159,7 +172,9 @@ def test_document_references_are_kinds_and_years():
         "2019",
     ]
     assert document_references("网速提升了120190倍") == []
-    assert document_references("宣讲团报告会有多少人？工作报告指出什么？") == ["报告"]  # a whole word only
+    # Whole words only: not 报告 in 报告会; the longest kind that is one (工作报告, listed in the lexicon).
+    assert document_references("宣讲团报告会有多少人？工作报告指出什么？") == ["工作报告"]
+    assert document_references("宣讲团报告会有多少人？这份报告指出什么？") == ["报告"]
 
 
 @pytest.fixture(scope="module")
