@@ -293,14 +293,15 @@ class Evidence:
     numbers_missing: float
     english: bool
     translated: float | None = None  # an English question's Chinese rendering: its best cosine (None: Chinese)
-    second: float = 0.0  # the second encoder's cosine of the question with the highlighted sentence
+    # The second encoder's cosine of the question with the highlighted sentence (None: not read, a later hit).
+    second: float | None = None
 
     def to_dict(self) -> dict:
         return {key: round(value, 5) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
 def evidence(
-    terms: QuestionTerms, passage: str, similarity: float, translated: float | None, second: float = 0.0
+    terms: QuestionTerms, passage: str, similarity: float, translated: float | None, second: float | None = None
 ) -> Evidence:
     """``passage`` in the collection's folded script (as the question terms are); ``translated`` the
     similarity of the English question's Chinese rendering (None for a Chinese question)."""
@@ -364,7 +365,9 @@ def measure_background(ask: Callable[[str], list[Evidence]], quantile: float = 0
         if not first:
             continue
         levels[language] = {"similarity": round(float(np.quantile([e.similarity for e in first], quantile)), 6)}
-        levels[language]["second"] = round(float(np.quantile([e.second for e in first], quantile)), 6)
+        second = [e.second for e in first if e.second is not None]
+        if second:
+            levels[language]["second"] = round(float(np.quantile(second, quantile)), 6)
         translated = [e.translated for e in first if e.translated is not None]
         if translated:
             levels[language]["translated"] = round(float(np.quantile(translated, quantile)), 6)
@@ -412,7 +415,7 @@ class Calibration:
         translated_margin = margin
         if e.translated is not None:
             translated_margin = e.translated - background.level(True, "translated") if background else 0.0
-        second_margin = e.second - background.level(e.english, "second") if background else 0.0
+        second_margin = e.second - background.level(e.english, "second") if background and e.second is not None else 0.0
         values = (margin, translated_margin, second_margin, e.coverage, e.absent, e.slot_missing, e.numbers_missing)
         english = float(e.english)
         return (*values, english, *(v * english for v in values))

@@ -693,7 +693,12 @@ class Searcher:
         return chunk.text[start - chunk.start : end - chunk.start]
 
     def make_hit(
-        self, rank: int, group: list[Candidate], terms: QuestionTerms, translated: np.ndarray | None, second: float
+        self,
+        rank: int,
+        group: list[Candidate],
+        terms: QuestionTerms,
+        translated: np.ndarray | None,
+        second: float | None,
     ) -> Hit:
         best = group[0]
         chunk = self.index.chunks[best.chunk]
