@@ -32,7 +32,7 @@ from pathlib import Path
 from index import lexicon
 from index.keyword import STOP_WORDS
 from index.script import regional_forms
-from index.translate import ENGLISH_STOP_WORDS, ENGLISH_WORD, QueryTranslator, dictionary_word, in_dictionary
+from index.translate import ENGLISH_STOP_WORDS, ENGLISH_WORD, QueryTranslator, in_dictionary
 from ingest.sentences import sentence_spans
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -93,18 +93,6 @@ class QuestionTerms:
     @property
     def weight(self) -> float:
         return sum(unit.weight for unit in self.units)
-
-    @property
-    def chinese(self) -> str:
-        """An English question in Chinese words, word by word (its collection terms, else the dictionary's
-        word, else the English word), for a second, monolingual look at the passages; '' for a Chinese one.
-        Crude, but the model compares Chinese with Chinese far better than English with Chinese."""
-        if not self.english:
-            return ""
-        words = [
-            unit.terms[0] if unit.in_collection else dictionary_word(unit.label) or unit.label for unit in self.units
-        ]
-        return " ".join(words)
 
     @property
     def has_subject(self) -> bool:
@@ -292,7 +280,6 @@ class Evidence:
     slot_missing: float
     numbers_missing: float
     english: bool
-    translated: float | None = None  # an English question's Chinese rendering: its best cosine (None: Chinese)
     # The second encoder's cosine of the question with the highlighted sentence (None: not read, a later hit).
     second: float | None = None
 
@@ -300,11 +287,9 @@ class Evidence:
         return {key: round(value, 5) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
-def evidence(
-    terms: QuestionTerms, passage: str, similarity: float, translated: float | None, second: float | None = None
-) -> Evidence:
-    """``passage`` in the collection's folded script (as the question terms are); ``translated`` the
-    similarity of the English question's Chinese rendering (None for a Chinese question)."""
+def evidence(terms: QuestionTerms, passage: str, similarity: float, second: float | None = None) -> Evidence:
+    """``passage`` in the collection's folded script (as the question terms are); ``second`` the second
+    encoder's similarity (None when it did not read this hit)."""
     return Evidence(
         similarity=similarity,
         coverage=terms.coverage(passage),
@@ -312,7 +297,6 @@ def evidence(
         slot_missing=slot_missing(terms, passage),
         numbers_missing=numbers_missing(terms, passage),
         english=terms.english,
-        translated=translated,
         second=second,
     )
 
@@ -330,14 +314,18 @@ class Background:
     (``samples``), so that any calibration can place its threshold among them."""
 
     quantile: float = 0.9
-    levels: dict = field(default_factory=dict)  # {"zh": {"similarity": q}, "en": {"similarity": q, "translated": q}}
+    levels: dict = field(default_factory=dict)  # {"zh": {"similarity": q, "second": q}, "en": {…}}
     samples: tuple = ()  # per background question: its first hits' Evidence
 
     def level(self, english: bool, measure: str = "similarity") -> float:
         return float(self.levels.get("en" if english else "zh", {}).get(measure, 0.0))
 
+    # The evidence the samples hold; a background recorded with other evidence is measured again.
+    VERSION = 3
+
     def to_dict(self) -> dict:
         return {
+            "version": self.VERSION,
             "quantile": self.quantile,
             "levels": self.levels,
             "samples": [[e.to_dict() for e in hits] for hits in self.samples],
@@ -345,9 +333,16 @@ class Background:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Background | None:
-        if not data or "levels" not in data:
+        if not data or "levels" not in data or data.get("version") != cls.VERSION:
             return None
-        samples = tuple(tuple(Evidence(**e) for e in hits) for hits in data.get("samples", ()))
+        known = set(Evidence.__dataclass_fields__)
+        try:  # recorded by another version of CiteLens: what it lacks is measured again (None)
+            samples = tuple(
+                tuple(Evidence(**{k: v for k, v in e.items() if k in known}) for e in hits)
+                for hits in data.get("samples", ())
+            )
+        except TypeError:
+            return None
         return cls(data.get("quantile", 0.9), data["levels"], samples)
 
 
@@ -368,9 +363,6 @@ def measure_background(ask: Callable[[str], list[Evidence]], quantile: float = 0
         second = [e.second for e in first if e.second is not None]
         if second:
             levels[language]["second"] = round(float(np.quantile(second, quantile)), 6)
-        translated = [e.translated for e in first if e.translated is not None]
-        if translated:
-            levels[language]["translated"] = round(float(np.quantile(translated, quantile)), 6)
     return Background(quantile, levels, tuple(tuple(hits) for hits in samples))
 
 
@@ -406,17 +398,14 @@ class Calibration:
     # Each measure for Chinese questions, and again for English ones (where it means something else: an
     # English question's similarity to Chinese text is lower and noisier, its coverage goes through a
     # dictionary), so one model holds one weighting per language.
-    MEASURES = ("margin", "translated_margin", "second_margin", "coverage", "absent", "slot_missing", "numbers_missing")
+    MEASURES = ("margin", "second_margin", "coverage", "absent", "slot_missing", "numbers_missing")
     FEATURES = (*MEASURES, "english", *(f"{m}*english" for m in MEASURES))
 
     @classmethod
     def vector(cls, e: Evidence, background: Background | None) -> tuple[float, ...]:
         margin = e.similarity - background.level(e.english) if background else 0.0
-        translated_margin = margin
-        if e.translated is not None:
-            translated_margin = e.translated - background.level(True, "translated") if background else 0.0
         second_margin = e.second - background.level(e.english, "second") if background and e.second is not None else 0.0
-        values = (margin, translated_margin, second_margin, e.coverage, e.absent, e.slot_missing, e.numbers_missing)
+        values = (margin, second_margin, e.coverage, e.absent, e.slot_missing, e.numbers_missing)
         english = float(e.english)
         return (*values, english, *(v * english for v in values))
 

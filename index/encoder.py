@@ -184,6 +184,11 @@ class Encoder:
         with a progress bar or without."""
         return self._encode(self._runtime(self.backend), texts, self.passage_prompt, batch_size, progress)
 
+    def forget_queries(self) -> None:
+        """Empty the question cache (a benchmark times new questions, not cached ones)."""
+        with self._queries_lock:
+            self._queries.clear()
+
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Question embeddings; texts encoded before come from the cache (QUERY_CACHE texts)."""
         with self._queries_lock:

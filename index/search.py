@@ -443,9 +443,12 @@ class Searcher:
         for group in groups:
             group[0].sentence_row = self.highlight_row(group[0], term_groups, config)
         terms = self.question_terms(text)
-        translated = self.translated_vector(terms)
-        second = second_encoder.similarities(text, [self.sentence_text(group[0]) for group in groups])
-        hits = [self.make_hit(rank, group, terms, translated, second[rank - 1]) for rank, group in enumerate(groups, 1)]
+        # The second encoder reads the hits the judgement rests on (the first QUESTION_HITS): a few ms.
+        second: list[float | None] = second_encoder.similarities(
+            text, [self.sentence_text(group[0]) for group in groups[:QUESTION_HITS]]
+        )
+        second += [None] * (len(groups) - len(second))
+        hits = [self.make_hit(rank, group, terms, second[rank - 1]) for rank, group in enumerate(groups, 1)]
         relevance = self.calibration.question_relevance([h.evidence for h in hits], self.background)
         threshold = self.thresholds.get("en" if terms.english else "zh")
         answerable = (
@@ -454,17 +457,30 @@ class Searcher:
         marked = sorted({term for group in term_groups for term in group.terms}, key=len, reverse=True)
         return Answer(text, hits, answerable, relevance, marked)
 
+    def warm(self) -> None:
+        """Load now what a first question would otherwise wait for (a second or two): the word segmenter and
+        its part-of-speech model, the script converter, the English dictionary, the second encoder, and the
+        background of an index that has none recorded."""
+        import jieba.posseg
+
+        from index.translate import dictionary
+
+        list(jieba.posseg.cut("预热"))
+        dictionary()
+        second_encoder.similarities("warm up", ["预热"])
+        for question in ("數據安全 data security", "谁在哪座城市发布的？"):
+            self.search(question, k=QUESTION_HITS)
+
     def measure_background(self) -> Background | None:
         """What unrelated questions score in this index (``index.answerability.Background``)."""
 
         def ask(question: str) -> list[Evidence]:
             return [hit.evidence for hit in self.search(question, k=QUESTION_HITS) if hit.evidence is not None]
 
-        # The questions and their Chinese renderings encoded in two batches first: one at a time, encoding
-        # was half of the measurement (the cache then serves each question's own search).
+        # The questions encoded in one batch first: one at a time, encoding was half of the measurement (the
+        # encoder's cache then serves each question's own search).
         folded = [self.fold(validate_question(question)) for _, question in background_questions()]
         self.encoder.encode_queries(folded)
-        self.encoder.encode_queries([r for r in (self.question_terms(text).chinese for text in folded) if r])
         return measure_background(ask)
 
     def question_terms(self, text: str) -> QuestionTerms:
@@ -670,19 +686,6 @@ class Searcher:
 
     # ---- results --------------------------------------------------------------------
 
-    def translated_vector(self, terms: QuestionTerms) -> np.ndarray | None:
-        """The embedding of an English question's Chinese rendering (None for a Chinese question)."""
-        chinese = terms.chinese.strip()
-        return self.encoder.encode_queries([chinese])[0] if chinese else None
-
-    def translated_similarity(self, chunk: int, vector: np.ndarray) -> float:
-        """Best cosine of the rendering with the passage or one of its sentences (as ``similarity`` is)."""
-        best = float(self.index.vectors.reconstruct(chunk) @ vector)
-        rows = self.index.sentences.rows_of(chunk)
-        if rows.stop > rows.start:
-            best = max(best, float((self.index.sentences.vectors[rows].astype(np.float32) @ vector).max()))
-        return best
-
     def sentence_text(self, candidate: Candidate) -> str:
         """The candidate's highlighted sentence (its whole text when it has none)."""
         chunk = self.index.chunks[candidate.chunk]
@@ -697,7 +700,6 @@ class Searcher:
         rank: int,
         group: list[Candidate],
         terms: QuestionTerms,
-        translated: np.ndarray | None,
         second: float | None,
     ) -> Hit:
         best = group[0]
@@ -706,8 +708,7 @@ class Searcher:
         sentences = self.index.sentences
         row = best.sentence_row
         similarity = max(best.dense, best.sentence)
-        rendered = None if translated is None else self.translated_similarity(best.chunk, translated)
-        found = evidence(terms, self.fold(chunk.text), similarity, rendered, second)
+        found = evidence(terms, self.fold(chunk.text), similarity, second)
         also_in = []
         seen = {chunk.doc_id}
         for other in group[1:]:

@@ -29,6 +29,12 @@ def _model():
     return USE(threads=max(1, min(2, os.cpu_count() or 1)))
 
 
+def forget() -> None:
+    """Empty the sentence cache (a benchmark times new questions, not cached ones)."""
+    with _lock:
+        _cache.clear()
+
+
 def similarities(question: str, sentences: Sequence[str]) -> list[float]:
     """Cosine of the question with each sentence (the vectors come normalised)."""
     if not sentences:

@@ -142,7 +142,7 @@ def dictionary() -> dict[str, str]:
     """Every gloss of CC-CEDICT (1–3 words) → the Chinese word it best stands for, whatever a collection
     holds: a headword whose first sense it is before one where it is a later sense, then the commoner word
     (jieba's word frequencies). Tells a word the dictionary knows but a collection lacks from one it cannot
-    translate, and renders an English question in Chinese words for a second look (``answerability``)."""
+    translate (``answerability``)."""
     import jieba
 
     jieba.initialize()
@@ -158,16 +158,6 @@ def dictionary() -> dict[str, str]:
 
 def in_dictionary(word: str) -> bool:
     return any(variant in dictionary() for variant in word_variants(word.lower()))
-
-
-def dictionary_word(phrase: str) -> str | None:
-    """The Chinese word for an English word or phrase (its last word also as a base form), if any."""
-    *head, last = phrase.lower().split()
-    for variant in word_variants(last):
-        found = dictionary().get(" ".join([*head, variant]))
-        if found:
-            return found
-    return None
 
 
 def word_variants(word: str) -> list[str]:

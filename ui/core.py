@@ -16,8 +16,6 @@ import streamlit as st
 
 from index import settings
 
-WARM_UP = "數據安全 data security"
-
 
 def index_dir_from_argv(argv: list[str] | None = None) -> str | None:
     """``streamlit run app.py -- --index DIR``: the ``--index`` after ``--``."""
@@ -56,7 +54,7 @@ def load_searcher(directory: str, version: str):
     built_with = read_manifest(Path(directory))["model"]["name"]
     encoder = load_encoder(os.environ.get(settings.ENV_MODEL) or built_with)
     searcher = Searcher(PassageIndex.load(Path(directory), encoder.info), encoder)
-    searcher.search(WARM_UP, k=1)  # loads the word segmenter, converter and dictionaries now, not on question one
+    searcher.warm()  # loads the word segmenter, converter, dictionaries and second encoder now, not on question one
     return searcher
 
 
