@@ -10,7 +10,7 @@ from index.search import BadQuestion
 from ui import core, render
 
 RECENT_KEPT = 10
-PLACEHOLDER = "中国制定了哪些数据安全方面的法律？ / Which laws protect personal information?"
+PLACEHOLDER = "问文件一个问题 / Ask the documents a question, in Chinese or English"
 
 
 def remember(question: str) -> None:
