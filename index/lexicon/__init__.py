@@ -12,8 +12,8 @@ from pathlib import Path
 FOLDER = Path(__file__).resolve().parent
 
 
-def _lines(name: str, folder: Path = FOLDER) -> list[str]:
-    path = folder / name
+def _lines(name: str) -> list[str]:
+    path = FOLDER / name
     if not path.is_file():
         return []
     lines = []
