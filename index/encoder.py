@@ -519,6 +519,11 @@ class FastTokenizer:
         from tokenizers import Tokenizer
 
         self.backend = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
+        self.backend.no_truncation()
+        # A ``tokenizers.Tokenizer`` whose settings change while another thread encodes with it raises "Already
+        # borrowed": each truncation length gets its own copy, set once and never changed (shared by threads).
+        self._truncating: dict[int, Tokenizer] = {}
+        self._lock = threading.Lock()
         config_file = Path(path) / "tokenizer_config.json"
         config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
         self.model_max_length = int(config.get("model_max_length") or 512)
@@ -537,11 +542,8 @@ class FastTokenizer:
     ) -> dict:
         single = isinstance(texts, str)
         batch = [texts] if single else list(texts)
-        if truncation:  # the tokenizer's own truncation keeps room for the special tokens, as transformers does
-            self.backend.enable_truncation(max_length or self.model_max_length)
-        else:
-            self.backend.no_truncation()
-        encodings = self.backend.encode_batch_fast(batch, add_special_tokens=add_special_tokens)
+        backend = self._truncated(max_length or self.model_max_length) if truncation else self.backend
+        encodings = backend.encode_batch_fast(batch, add_special_tokens=add_special_tokens)
         ids = [encoding.ids for encoding in encodings]
         if not padding and return_tensors is None:
             return {"input_ids": ids[0] if single else ids}
@@ -552,6 +554,21 @@ class FastTokenizer:
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
         return {"input_ids": input_ids, "attention_mask": mask}
+
+    def _truncated(self, length: int):
+        """The tokenizer truncating at ``length`` (its own truncation keeps room for the special tokens, as
+        transformers does)."""
+        found = self._truncating.get(length)
+        if found is None:
+            from tokenizers import Tokenizer
+
+            with self._lock:
+                found = self._truncating.get(length)
+                if found is None:
+                    found = Tokenizer.from_str(self.backend.to_str())
+                    found.enable_truncation(length)
+                    self._truncating[length] = found
+        return found
 
     def token_ids(self, texts: list[str], max_length: int) -> list[list[int]]:
         """Ids with special tokens, truncated to ``max_length`` (what the model sees)."""
@@ -591,6 +608,9 @@ class _TorchRuntime(_Runtime):
         transformers_logging.set_verbosity_error()
         logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        # transformers' tokenizers change their truncation and padding settings per call, which fails
+        # ("Already borrowed") when threads share one: one encoding at a time (torch uses every core anyway).
+        self._lock = threading.Lock()
 
     def encode(
         self, texts: list[str], prompt: str, batch_size: int, progress: Callable[[int], None] = _silent
@@ -601,14 +621,15 @@ class _TorchRuntime(_Runtime):
         step = batch_size * 8
         for first in range(0, len(texts), step):
             rows = order[first : first + step]
-            done = self.model.encode(
-                [texts[i] for i in rows],
-                prompt=prompt,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            with self._lock:
+                done = self.model.encode(
+                    [texts[i] for i in rows],
+                    prompt=prompt,
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             if vectors.shape[1] == 0:
                 vectors = np.zeros((len(texts), done.shape[1]), dtype=np.float32)
             vectors[rows] = done

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
@@ -388,6 +389,8 @@ class Searcher:
         self.thresholds = self.calibration.thresholds_in(self.background)
         # An index saved before backgrounds were recorded is measured on its first question (a few seconds).
         self._background_pending = self.background is None
+        self._background_lock = threading.Lock()
+        self._measuring: int | None = None
         # Chunk texts and documents stay in the index (read on demand from a loaded one): nothing here is
         # proportional to the collection.
         self.chunk_texts = ChunkTexts(index.chunks)
@@ -418,10 +421,8 @@ class Searcher:
         config = config or self.config
         written = validate_question(question)
         text = self.fold(written)
-        if self._background_pending:
-            self._background_pending = False
-            self.background = self.measure_background()
-            self.thresholds = self.calibration.thresholds_in(self.background)
+        if self._background_pending and self._measuring != threading.get_ident():
+            self.measure_missing_background()
         if k < 1:
             raise BadQuestion("k must be at least 1.")
         if documents is not None:
@@ -456,6 +457,17 @@ class Searcher:
         )
         marked = sorted({term for group in term_groups for term in group.terms}, key=len, reverse=True)
         return Answer(text, hits, answerable, relevance, marked)
+
+    def measure_missing_background(self) -> None:
+        """Measure the background of an index saved without one, once, whichever thread asks first."""
+        with self._background_lock:  # other threads wait for it: their answers need it too
+            if self._background_pending:
+                self._measuring = threading.get_ident()  # its own questions do not wait for themselves
+                try:
+                    self.background = self.measure_background()
+                    self.thresholds = self.calibration.thresholds_in(self.background)
+                finally:
+                    self._background_pending, self._measuring = False, None
 
     def warm(self) -> None:
         """Load now what a first question would otherwise wait for (a second or two): the word segmenter and
