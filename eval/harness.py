@@ -8,6 +8,7 @@ as a miss instead of silently leaving the average.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,10 @@ METRICS = ("hit_rate@1", "hit_rate@3", "hit_rate@5", "hit_rate@10", "mrr@10", "n
 HIGHLIGHT = "highlight"
 MISSING = "__evidence_in_no_passage__"
 ID_WIDTH = 10  # passage ids as ranx sees them: "0000000000", "0000000001"… (``fixed_width_ids``)
+# ranx's kernels are numba "parallel" functions, and numba's default threading layer (workqueue) aborts the
+# whole process when two threads launch them at once: in the app, two sessions evaluating, or an evaluation
+# beside the start-up warm-up. One scoring at a time per process.
+RANX_LOCK = threading.Lock()
 
 SearchFunction = Callable[[str, int], list[Hit]]
 
@@ -90,7 +95,7 @@ def score(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str,
     if not qrels:
         return {}
     qrels, run = fixed_width_ids(qrels, run)
-    with warnings.catch_warnings():
+    with RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's cast warnings say nothing about the results
         values = evaluate(Qrels(qrels), Run(run), list(metrics), make_comparable=True)
     if isinstance(values, float):
@@ -115,7 +120,7 @@ def per_question_scores(qrels: dict, run: dict, metrics: Sequence[str] = METRICS
 
     ids = list(qrels)
     qrels, run = fixed_width_ids(qrels, run)
-    with warnings.catch_warnings():
+    with RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ranx_qrels, ranx_run = Qrels(qrels), Run(run)
         ranx_run.make_comparable(ranx_qrels)
