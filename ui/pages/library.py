@@ -124,7 +124,7 @@ def libraries_tab(current) -> None:
         [
             {
                 "library": lib.name + (" (current)" if lib.name == current.name else ""),
-                "documents": len(lib.manifest().get("documents", {})),
+                "documents": len(lib.manifest()["documents"]) if lib.built else None,  # None: not indexed yet
                 "files": len(lib.files()),
                 "created": lib.created[:10] or "built in",
                 "description": lib.description,
