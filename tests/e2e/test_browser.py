@@ -140,7 +140,7 @@ def test_upload_then_find_the_new_document(page, data, tmp_path):
     messages = page.get_by_test_id("stAlert").all_inner_texts()
     assert any("photo.txt" in m and "binary" in m for m in messages), messages
     assert (
-        "西湖_龙井.md" in page.get_by_test_id("stDataFrame").inner_text()
+        "西湖_龙井.md" in page.get_by_test_id("stDataFrame").first.inner_text()  # the documents table
         or page.get_by_text("stored as 西湖_龙井.md").count()
     )
     shot(page, "05-library-upload")
