@@ -26,8 +26,11 @@ index: install
 	$(PY) -m index prepare-model
 	$(PY) -m index build --corpus data/corpus --index $(INDEX)
 
+# The app opens the sample library (data/corpus, indexed in data/index) or the library chosen last; the user's
+# own libraries live in the user data folder ($CITELENS_DATA). Another INDEX is shown as it is, read-only.
 run: index
-	CITELENS_INDEX=$(INDEX) $(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false \
+		$(if $(filter data/index,$(INDEX)),,-- --index $(INDEX))
 
 test: install-dev browser
 	$(PY) -m index prepare-model

@@ -1,8 +1,10 @@
 """CiteLens — ask the documents a question, read the cited passages.
 
-A thin Streamlit app over the same library as the CLI (index.search, index.build, eval.harness):
-three pages, Ask, Library and Evaluate (ui/pages/), with their logic in the ui package.
-Run: ``streamlit run app.py -- --index DIR`` or set CITELENS_INDEX.
+A thin Streamlit app over the same library as the CLI (index.search, index.build, index.libraries,
+eval.harness): three pages, Ask, Library and Evaluate (ui/pages/), with their logic in the ui package, over
+the library chosen in the sidebar (the user's libraries live in the user data folder).
+Run: ``streamlit run app.py [-- --library NAME] [--data-dir DIR]``; ``-- --index DIR`` (or CITELENS_INDEX)
+shows one index as it is, read-only.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
+from ui import core
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,4 +27,6 @@ PAGES = [
 
 page = st.navigation(PAGES)
 st.logo(str(HERE / "ui" / "logo.svg"), size="large")
+core.start_warmups()  # once per server process, in the background: the metrics' compilation
+core.library_sidebar()
 page.run()

@@ -8,6 +8,7 @@ as a miss instead of silently leaving the average.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ METRICS = ("hit_rate@1", "hit_rate@3", "hit_rate@5", "hit_rate@10", "mrr@10", "n
 # Share of questions whose first relevant hit highlights a sentence of the evidence (a reader's check).
 HIGHLIGHT = "highlight"
 MISSING = "__evidence_in_no_passage__"
+ID_WIDTH = 10  # passage ids as ranx sees them: "0000000000", "0000000001"… (``fixed_width_ids``)
+# ranx's kernels are numba "parallel" functions, and numba's default threading layer (workqueue) aborts the
+# whole process when two threads launch them at once: in the app, two sessions evaluating, or an evaluation
+# beside the start-up warm-up. One scoring at a time per process.
+RANX_LOCK = threading.Lock()
 
 SearchFunction = Callable[[str, int], list[Hit]]
 
@@ -68,12 +74,28 @@ def run_questions(search: SearchFunction, questions: Sequence[Question], k: int 
     return results
 
 
+def fixed_width_ids(qrels: dict, run: dict) -> tuple[dict, dict]:
+    """The same qrels and run with every passage id replaced by a number of one fixed width, in the ids' own
+    sort order (so nothing ranks differently). ranx stores passage ids as numpy strings as wide as the
+    longest one, and numba compiles its kernels again for every new width: each question group of every
+    evaluation (minutes on a first run, and again on each new index). With one width they compile once and
+    numba's disk cache keeps them."""
+    ids = sorted({pid for ranked in (*qrels.values(), *run.values()) for pid in ranked})
+    number = {pid: f"{i:0{ID_WIDTH}d}" for i, pid in enumerate(ids)}
+
+    def renamed(table: dict) -> dict:
+        return {qid: {number[pid]: value for pid, value in ranked.items()} for qid, ranked in table.items()}
+
+    return renamed(qrels), renamed(run)
+
+
 def score(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str, float]:
     from ranx import Qrels, Run, evaluate
 
     if not qrels:
         return {}
-    with warnings.catch_warnings():
+    qrels, run = fixed_width_ids(qrels, run)
+    with RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's cast warnings say nothing about the results
         values = evaluate(Qrels(qrels), Run(run), list(metrics), make_comparable=True)
     if isinstance(values, float):
@@ -81,12 +103,24 @@ def score(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str,
     return {metric: float(value) for metric, value in values.items()}
 
 
+def warm_metrics() -> None:
+    """Compile ranx's metric kernels now (numba compiles them on first use: ~25 s with an empty numba cache,
+    a few seconds to load them from it), so the first evaluation does not sit silent at its last question.
+    Scores a two-question set shaped like a real one, through the same calls as ``evaluate_search``."""
+    qrels = {"q1": {"p1": 1}, "q2": {"p3": 1, "p4": 1}}
+    run = {"q1": {"p1": 1.0, "p2": 0.5}, "q2": {"p2": 1.0, "p3": 0.5, "p5": 1 / 3}}
+    score(qrels, run)
+    score({"q1": qrels["q1"]}, {"q1": run["q1"]})
+    per_question_scores(qrels, run)
+
+
 def per_question_scores(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str, dict[str, float]]:
     """metric -> question id -> value, for paired significance tests between configurations."""
     from ranx import Qrels, Run, evaluate
 
     ids = list(qrels)
-    with warnings.catch_warnings():
+    qrels, run = fixed_width_ids(qrels, run)
+    with RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ranx_qrels, ranx_run = Qrels(qrels), Run(run)
         ranx_run.make_comparable(ranx_qrels)

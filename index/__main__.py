@@ -1,7 +1,8 @@
-"""CLI: ``python -m index build`` and ``python -m index search``.
+"""CLI: ``python -m index build``, ``python -m index search`` and ``python -m index library``.
 
-Each command is a few lines over the library (index.build, index.search); the
-``--json``/``--batch`` output is a stable contract other tools parse.
+Each command is a few lines over the library (index.build, index.search, index.libraries); the
+``--json``/``--batch`` output is a stable contract other tools parse. ``--library NAME`` picks a named
+library's corpus and index (in the user data folder); ``--corpus``/``--index`` work on any folder.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="ingest a corpus folder and build its index")
-    build.add_argument("--corpus", type=Path, default=settings.BUNDLED_CORPUS, help="folder of .txt/.md documents")
+    build.add_argument("--corpus", type=Path, help="folder of documents (default: data/corpus, the bundled corpus)")
     add_common(build)
+    add_library_options(build)
     build.add_argument("--max-tokens", type=int, default=BuildSettings.max_tokens, help="chunk size, model tokens")
     build.add_argument("--overlap", type=int, default=BuildSettings.overlap_tokens, help="chunk overlap, model tokens")
     build.add_argument(
@@ -40,17 +42,23 @@ def main(argv: list[str] | None = None) -> int:
     search = commands.add_parser("search", help="ask a question")
     search.add_argument("question", nargs="?", help="the question (Chinese or English)")
     add_common(search)
+    add_library_options(search)
     search.add_argument("--k", type=int, default=10, help="number of passages")
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.add_argument("--batch", type=Path, help="JSONL file of {id, question}; one JSON line out per question")
 
     commands.add_parser("prepare-model", help="convert the default model once (done by build when needed)")
+    add_library_commands(commands)
 
     args = parser.parse_args(argv)
     try:
+        if args.command == "library":
+            return run_library(args)
         if args.command == "build":
+            choose_library(args, parser, corpus=True)
             return run_build(args)
         if args.command == "search":
+            choose_library(args, parser)
             return run_search(args, parser)
         from index.encoder import prepare_default_model
 
@@ -61,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # one clear line for the user, not a traceback
         from index.build import EmptyCorpus
         from index.encoder import ModelNotAvailable
+        from index.libraries import LibraryError
         from index.passage_index import IndexMismatch, IndexNotFound
         from index.search import BadQuestion
 
-        if isinstance(error, ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion):
+        clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError
+        if isinstance(error, clear):
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise
@@ -80,12 +90,122 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_library_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--library",
+        metavar="NAME",
+        help="a named library: its corpus and index in the data folder (instead of --corpus/--index)",
+    )
+    add_data_dir(parser)
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"the user data folder holding the libraries (default ${settings.ENV_DATA} or the platform's user "
+        "data folder)",
+    )
+
+
+def choose_library(args: argparse.Namespace, parser: argparse.ArgumentParser, corpus: bool = False) -> None:
+    """``--library NAME``: its corpus and index, in place of ``--corpus``/``--index`` (never both)."""
+    if not args.library:
+        return
+    if args.index or (corpus and args.corpus):
+        parser.error("--library NAME chooses both the corpus and the index: give --library or --corpus/--index")
+    from index.libraries import LibraryError, library, quoted
+
+    chosen = library(settings.data_dir(args.data_dir), args.library)
+    if not corpus and not chosen.built:
+        raise LibraryError(
+            f"The {chosen.name} library has no index yet ({len(chosen.files())} files in {chosen.corpus}): "
+            f"add documents there and run: python -m index build --library {quoted(chosen.name)}"
+        )
+    args.index = chosen.index
+    if corpus:
+        args.corpus = chosen.corpus
+
+
+def add_library_commands(commands) -> None:
+    libraries = commands.add_parser("library", help="list, create or delete named libraries (knowledge bases)")
+    actions = libraries.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the libraries and their documents")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_data_dir(listing)
+    create = actions.add_parser("create", help="a new library, empty or a copy of a folder's documents (indexed)")
+    create.add_argument("name", help="letters (any language), digits, spaces and - _ .")
+    create.add_argument("--from", dest="source", type=Path, metavar="DIR", help="copy this folder's documents in")
+    create.add_argument("--description", default="", help="a line saying what it holds")
+    create.add_argument("--model", help=f"model to index with (default ${settings.ENV_MODEL})")
+    create.add_argument("--backend", help=f"encoder backend (default ${settings.ENV_BACKEND})")
+    add_data_dir(create)
+    delete = actions.add_parser("delete", help="delete a library: its files and its index")
+    delete.add_argument("name")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_data_dir(delete)
+
+
+def run_library(args: argparse.Namespace) -> int:
+    from index import libraries
+    from index.libraries import quoted
+
+    data = settings.data_dir(args.data_dir)
+    if args.action == "list":
+        found = libraries.list_libraries(data)
+        if args.json:
+            for lib in found:
+                documents = len(lib.manifest().get("documents", {}))
+                print(json.dumps({**lib.to_json(), "documents": documents}, ensure_ascii=False))
+            return 0
+        print(f"Libraries in {libraries.libraries_dir(data)}:")
+        for lib in found:
+            documents = len(lib.manifest().get("documents", {}))
+            state = f"{documents} documents indexed" if lib.built else f"not indexed ({len(lib.files())} files)"
+            kind = "built-in, read-only" if lib.read_only else f"created {lib.created[:10]}"
+            about = f" — {lib.description}" if lib.description else ""
+            print(f"  {lib.name}  ({kind}; {state}){about}")
+            print(f"      files {lib.corpus}\n      index {lib.index}")
+        return 0
+    if args.action == "create":
+        created = libraries.create_library(data, args.name, args.description, args.source)
+        print(f"Created library {created.name} ({len(created.files())} files) in {created.root}")
+        if not created.files():
+            print(f"Add documents to {created.corpus}, then: python -m index build --library {quoted(created.name)}")
+            return 0
+        from index.encoder import Encoder
+
+        try:
+            report = libraries.build_library(created, Encoder(args.model, backend=args.backend))
+        except KeyboardInterrupt:
+            print(f"Stopped; resume with: python -m index build --library {quoted(created.name)}", file=sys.stderr)
+            raise
+        except Exception:
+            libraries.delete_library(data, created.name)  # nothing half made is left behind
+            raise
+        print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
+        return 0
+    doomed = libraries.library(data, args.name)
+    doomed.require_writable()
+    if not args.yes:
+        question = f"Delete the library {doomed.name} ({len(doomed.files())} files in {doomed.root})? [y/N] "
+        if not sys.stdin.isatty():
+            print(f"error: add --yes to delete the library {doomed.name} without being asked", file=sys.stderr)
+            return 2
+        if input(question).strip().lower() not in {"y", "yes"}:
+            print("Nothing deleted.")
+            return 1
+    libraries.delete_library(data, doomed.name)
+    print(f"Deleted library {doomed.name}.")
+    return 0
+
+
 def run_build(args: argparse.Namespace) -> int:
     from index.build import build_index
     from index.encoder import Encoder
 
     report = build_index(
-        args.corpus,
+        args.corpus or settings.BUNDLED_CORPUS,
         settings.index_dir(args.index),
         Encoder(args.model, backend=args.backend),
         BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),

@@ -12,6 +12,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "corpus"
 BUNDLED_QA = PROJECT_ROOT / "data" / "eval" / "dev_qa.jsonl"
+# The index of the bundled corpus: a build product of the repository's own sample data (gitignored), the
+# default of every command's --index, and the index of the read-only "sample" library (index/libraries.py).
+SAMPLE_INDEX = PROJECT_ROOT / "data" / "index"
+APP_NAME = "citelens"
 DEFAULT_MODEL = "multilingual-e5-small"
 
 ENV_INDEX = "CITELENS_INDEX"
@@ -19,6 +23,7 @@ ENV_MODEL = "CITELENS_MODEL"
 ENV_CACHE = "CITELENS_CACHE"
 ENV_BACKEND = "CITELENS_BACKEND"
 ENV_VECTOR_STORE = "CITELENS_VECTOR_STORE"
+ENV_DATA = "CITELENS_DATA"
 
 # Encoder backends (see index/encoder.py); the default is the one that measured fastest at equal
 # retrieval quality on these CPUs (bench/README.md): int8 passages, full-precision questions.
@@ -28,8 +33,25 @@ DEFAULT_BACKEND = "onnx-int8"
 
 def index_dir(explicit: str | Path | None = None) -> Path:
     """``--index`` flag, else $CITELENS_INDEX, else data/index in the project."""
+    return given_index_dir(explicit) or SAMPLE_INDEX
+
+
+def given_index_dir(explicit: str | Path | None = None) -> Path | None:
+    """``--index`` flag, else $CITELENS_INDEX, else None: an index folder someone asked for by name."""
     value = explicit or os.environ.get(ENV_INDEX)
-    return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "index"
+    return Path(value).expanduser() if value else None
+
+
+def data_dir(explicit: str | Path | None = None) -> Path:
+    """The user's data folder, where libraries (their files and indexes) live: ``--data-dir`` flag, else
+    $CITELENS_DATA, else the platform's user data folder (``~/.local/share/citelens`` on Linux,
+    ``~/Library/Application Support/citelens`` on macOS, ``%LOCALAPPDATA%\\citelens`` on Windows)."""
+    value = explicit or os.environ.get(ENV_DATA)
+    if value:
+        return Path(value).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
 def model_name(explicit: str | None = None) -> str:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from index import libraries
 from index.passage_index import CURRENT, PassageIndex, read_manifest
 from index.search import Searcher
-from tests.e2e.support import UPLOADS, build_fixture_index, encoder, shared_index
+from tests.conftest import assert_bundled_corpus_untouched
+from tests.e2e.support import UPLOADS, build_fixture_index, build_fixture_library, encoder, shared_index
 from ui import library
 
 
@@ -142,3 +144,19 @@ def test_without_a_recorded_corpus_nothing_can_be_added():
 def test_build_settings_come_from_the_manifest():
     settings = library.build_settings(read_manifest(shared_index()))
     assert settings.max_tokens == 128
+
+
+def test_uploads_into_a_library_land_in_its_folder_in_the_user_data_folder(data_dir):
+    data = (UPLOADS / "longjing.md").read_bytes()
+    mine = build_fixture_library(data_dir, "mine")
+    change = library.add_files([("西湖 龙井.md", data)], mine.index, mine.manifest(), encoder(), corpus=mine.corpus)
+    assert [a.name for a in change.added] == ["西湖_龙井.md"] and change.report.embedded == 1
+    assert (data_dir / "libraries" / "mine" / "corpus" / "西湖_龙井.md").read_bytes() == data
+    assert "西湖_龙井.md" in mine.manifest()["documents"]
+
+    empty = libraries.create_library(data_dir, "empty")  # no index yet: the first upload builds it
+    change = library.add_files([("tea.md", data)], empty.index, empty.manifest(), encoder(), corpus=empty.corpus)
+    assert [a.name for a in change.added] == ["tea.md"] and empty.built
+    assert list(empty.manifest()["documents"]) == ["tea.md"]
+    assert Path(empty.manifest()["corpus"]) == empty.corpus.resolve()
+    assert_bundled_corpus_untouched()

@@ -1,6 +1,9 @@
 """Each page of the app through Streamlit's AppTest, over a real fixture index (real model, real FAISS).
 
-The index is passed the way users pass it, through $CITELENS_INDEX; the bundled data/index is never used.
+Read-only pages get the shared fixture index the way users pass one, through $CITELENS_INDEX; tests that change
+documents or libraries get a library of their own in the test's temporary user data folder ($CITELENS_DATA,
+conftest.py). The sample library is pointed at the shared fixture index, so the bundled data/index is never
+used or built, and the bundled data/corpus is never written (checked).
 """
 
 from __future__ import annotations
@@ -8,15 +11,26 @@ from __future__ import annotations
 import html as html_module
 import io
 import re
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from index.passage_index import CURRENT, read_manifest
-from tests.e2e.support import CORPUS, FIXTURES, PROJECT, QUESTIONS, UPLOADS, build_fixture_index, shared_index
-from ui import evaluation
+from index import libraries, settings
+from index.passage_index import CURRENT
+from tests.conftest import assert_bundled_corpus_untouched
+from tests.e2e.support import (
+    CORPUS,
+    FIXTURES,
+    PROJECT,
+    QUESTIONS,
+    UPLOADS,
+    build_fixture_library,
+    shared_index,
+)
+from ui import core, evaluation
 
 APP = str(PROJECT / "app.py")
 LIBRARY = "ui/pages/library.py"
@@ -31,12 +45,19 @@ def shared(monkeypatch) -> Path:
     return index
 
 
+@pytest.fixture(autouse=True)
+def sample_index(monkeypatch) -> Path:
+    """The sample library's index is the shared fixture index here (the real one is a build of data/corpus)."""
+    monkeypatch.setattr(settings, "SAMPLE_INDEX", shared_index())
+    return shared_index()
+
+
 @pytest.fixture
-def own(monkeypatch, tmp_path) -> Path:
-    """An index (and corpus folder) of this test's own, for tests that change the library."""
-    index = build_fixture_index(tmp_path)
-    monkeypatch.setenv("CITELENS_INDEX", str(index))
-    return index
+def mine(data_dir) -> libraries.Library:
+    """A library of this test's own in its temporary data folder, the one the app opens (remembered)."""
+    library = build_fixture_library(data_dir, "我的资料")
+    libraries.remember(data_dir, library.name)
+    return library
 
 
 def start(page: str | None = None) -> AppTest:
@@ -71,6 +92,11 @@ def summary(at: AppTest) -> str:
 
 def passages(at: AppTest) -> list[str]:
     return [body for body in html(at) if body.startswith('<div class="cl-passage">')]
+
+
+def documents_table(at: AppTest):
+    """The Library page's table of documents (the one with a "file" column)."""
+    return next(frame.value for frame in at.dataframe if "file" in frame.value.columns)
 
 
 def visible(markup: str) -> str:
@@ -198,8 +224,10 @@ def test_library_lists_documents_and_reads_one_with_its_outline(shared):
     assert any("&lt;script&gt;" in body for body in html(at))
 
 
-def test_library_upload_is_checked_indexed_and_found_then_removed(own):
+def test_library_upload_is_checked_indexed_and_found_then_removed(mine, data_dir):
     at = start(LIBRARY)
+    assert at.sidebar.selectbox(key="library").value == "我的资料"  # the remembered library
+    assert "我的资料" in at.caption[0].value and str(mine.corpus) in at.caption[0].value
     longjing = (UPLOADS / "longjing.md").read_bytes()
     at.file_uploader[0].set_value([("西湖 龙井?.md", longjing, "text/markdown"), ("empty.txt", b"", "text/plain")])
     at.run()
@@ -207,10 +235,13 @@ def test_library_upload_is_checked_indexed_and_found_then_removed(own):
     assert not at.exception, at.exception
     assert any("empty.txt was not added" in error.value and "empty" in error.value for error in at.error)
     assert any("Added “西湖龙井茶” (stored as 西湖_龙井.md)" in s.value for s in at.success)
-    assert "西湖_龙井.md" in list(at.dataframe[0].value["file"])
-    assert (Path(read_manifest(own)["corpus"]) / "西湖_龙井.md").read_bytes() == longjing
+    assert "西湖_龙井.md" in list(documents_table(at)["file"])
+    stored = data_dir / "libraries" / "我的资料" / "corpus" / "西湖_龙井.md"  # in the user's data folder
+    assert stored.read_bytes() == longjing
+    assert_bundled_corpus_untouched()
 
     at.switch_page("ui/pages/ask.py").run()
+    assert at.caption[0].value.startswith("Library 我的资料 · 4 documents")
     ask(at, "龙井茶产自哪里？")
     assert card_docs(at)[0] == "西湖_龙井.md"
 
@@ -220,8 +251,95 @@ def test_library_upload_is_checked_indexed_and_found_then_removed(own):
     at.checkbox(key="drop-sure").check().run()
     at.button(key="drop").click().run()
     assert any("Removed 西湖_龙井.md" in s.value for s in at.success)
-    assert "西湖_龙井.md" not in list(at.dataframe[0].value["file"])
-    assert not (Path(read_manifest(own)["corpus"]) / "西湖_龙井.md").exists()
+    assert "西湖_龙井.md" not in list(documents_table(at)["file"])
+    assert not stored.exists()
+    assert "西湖_龙井.md" not in mine.manifest()["documents"]
+    assert_bundled_corpus_untouched()
+
+
+def test_libraries_are_created_switched_and_deleted_in_the_app(mine, data_dir):
+    at = start(LIBRARY)
+    at.text_input(key="new-library-name-0").input("税务 2024").run()
+    at.text_input(key="new-library-description-0").input("tax notes").run()
+    at.button(key="create-library").click().run()
+    assert not at.exception, at.exception
+    assert any("Created the library 税务 2024" in s.value for s in at.success)
+    assert at.sidebar.selectbox(key="library").value == "税务 2024"  # the new library is the current one
+    assert at.sidebar.selectbox(key="library").options == ["sample (sample, read-only)", "我的资料", "税务 2024"]
+    folder = data_dir / "libraries" / "税务 2024"
+    assert json_of(folder / "library.json")["description"] == "tax notes"
+    assert any("no documents yet" in info.value for info in at.info)
+    assert libraries.remembered(data_dir) == "税务 2024"
+
+    at.switch_page("ui/pages/ask.py").run()
+    assert any("税务 2024 library has no documents yet" in info.value for info in at.info)
+    assert not at.text_input  # nothing to ask yet
+
+    at.switch_page(LIBRARY).run()  # the first upload builds the new library's index
+    at.file_uploader[0].set_value([("龙井.md", (UPLOADS / "longjing.md").read_bytes(), "text/markdown")]).run()
+    at.button(key="add").click().run()
+    assert not at.exception, at.exception
+    assert list(documents_table(at)["file"]) == ["龙井.md"]
+    assert (folder / "corpus" / "龙井.md").exists() and (folder / "index" / CURRENT).exists()
+
+    at.sidebar.selectbox(key="library").set_value("我的资料").run()  # switch in the sidebar
+    assert sorted(documents_table(at)["file"]) == ["law.md", "notes.txt", "reprint.txt"]
+    assert libraries.remembered(data_dir) == "我的资料"
+    at.switch_page("ui/pages/ask.py").run()
+    ask(at, "龙井茶产自哪里？")
+    assert "龙井.md" not in card_docs(at)  # every page uses the current library's index
+
+    at.switch_page(LIBRARY).run()
+    at.selectbox(key="open-library").set_value("税务 2024").run()
+    at.button(key="open-library-button").click().run()  # and switch on the Library page
+    assert at.sidebar.selectbox(key="library").value == "税务 2024"
+    at.selectbox(key="delete-library").set_value("税务 2024").run()
+    assert at.button(key="delete-library-button").disabled  # not before confirming
+    at.checkbox(key="delete-library-sure").check().run()
+    at.button(key="delete-library-button").click().run()
+    assert not at.exception, at.exception
+    assert any("Deleted the library 税务 2024" in s.value for s in at.success)
+    assert not folder.exists()
+    assert at.sidebar.selectbox(key="library").value == "sample"  # it was the current one
+    assert at.sidebar.selectbox(key="library").options == ["sample (sample, read-only)", "我的资料"]
+    assert_bundled_corpus_untouched()
+
+
+def test_the_sample_library_is_read_only():
+    at = start(LIBRARY)
+    assert at.sidebar.selectbox(key="library").value == "sample"
+    assert "(the bundled sample, read-only)" in at.caption[0].value
+    read_only = [info.value for info in at.info if "sample library is read-only" in info.value]
+    assert len(read_only) == 2 and "Create a library" in read_only[0]  # the Add and the Remove tabs
+    assert not at.file_uploader and not [button for button in at.button if button.key in {"add", "drop"}]
+    assert not [box for box in at.selectbox if box.key == "delete-library"]  # only the user's can be deleted
+    at.text_input(key="new-library-name-0").input("sample").run()
+    at.button(key="create-library").click().run()
+    assert any("built-in sample library" in error.value for error in at.error)
+    assert_bundled_corpus_untouched()
+
+
+def test_an_index_given_at_start_is_used_as_is_without_library_changes(shared):
+    at = start(LIBRARY)
+    assert [tab.label for tab in at.tabs] == ["Read a document", "Add documents", "Remove a document"]
+    given = [info.value for info in at.info if "given when the app started" in info.value]
+    assert len(given) == 2 and "use a library" in given[0]
+    assert not at.file_uploader and not [box for box in at.sidebar.selectbox if box.key == "library"]
+    assert any(str(shared) in markdown.value and "given at start" in markdown.value for markdown in at.sidebar.markdown)
+    assert sorted(documents_table(at)["file"]) == ["law.md", "notes.txt", "reprint.txt"]
+
+
+def test_an_unknown_library_asked_for_falls_back_to_the_sample_with_a_warning(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["app.py", "--library", "不存在"])
+    at = start()
+    assert at.sidebar.selectbox(key="library").value == "sample"
+    assert any("no library named 不存在" in warning.value for warning in at.sidebar.warning)
+
+
+def json_of(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- Evaluate
@@ -242,6 +360,32 @@ def test_evaluate_bundled_set_with_two_configurations(shared):
     assert len(failures) > 30 and set(failures.columns) >= {"question", "expected evidence", "retrieved instead"}
     assert failures["retrieved instead"].str.startswith("[1] ").all()
     assert any("no passage of this index" in info.value for info in at.info)
+
+
+def test_evaluate_says_what_it_waits_for_before_the_metrics(shared, monkeypatch):
+    """Should the metrics library still be compiling when an evaluation starts, the page says so first."""
+    monkeypatch.setattr(core, "metrics_warmup", lambda: core.Background("metrics", lambda: time.sleep(1)))
+    at = start(EVALUATE)
+    at.radio(key="set").set_value("Upload a question set").run()
+    at.file_uploader(key="set-upload").set_value(("ui.jsonl", QUESTIONS.read_bytes(), "application/json")).run()
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    [status] = at.status
+    assert status.label == "Metrics library ready." and status.state == "complete"
+    kinds = [child.type for child in at.main.children.values()]
+    assert kinds.index("status") < kinds.index("subheader")  # the message, then the metrics
+    assert at.dataframe[0].value.set_index("group").loc["all", "hit@5"] == 0.75
+
+
+def test_the_metrics_library_compiles_in_the_background_from_the_first_page_view(shared):
+    from ranx.data_structures import common
+
+    start()
+    warmup = core.metrics_warmup()  # the one the app started (one per server process)
+    assert warmup is core.metrics_warmup()
+    assert warmup.wait(timeout=TIMEOUT) and warmup.error is None
+    compiled = [str(signature) for signature in common.create_and_sort.signatures]
+    assert any("UnicodeCharSeq(10)" in signature for signature in compiled), compiled  # the ids scores use
 
 
 def test_evaluate_an_uploaded_gold_set(shared):

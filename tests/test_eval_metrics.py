@@ -103,3 +103,48 @@ def test_highlight_holds_evidence_when_the_sentence_is_in_a_quote_or_holds_one()
     )
     results[0].relevant_ranks = [1, 2]
     assert highlight_share(results) == 0.0  # judged on the first relevant hit only
+
+
+def ranx_signatures() -> dict[str, set[str]]:
+    """Every compiled signature of ranx's numba functions in this process."""
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    found: dict[str, set[str]] = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("ranx"):
+            for attribute, value in vars(module).items():
+                if isinstance(value, CPUDispatcher):
+                    found.setdefault(f"{name}.{attribute}", set()).update(map(str, value.signatures))
+    return found
+
+
+def test_scores_are_those_of_ranx_over_the_original_ids_and_compile_once():
+    """Passage ids reach ranx renamed to one fixed width, in their own order: the scores are unchanged (ties
+    included), and after ``warm_metrics`` no evaluation compiles anything, whatever its ids look like."""
+    import random
+
+    from ranx import Qrels, Run, evaluate
+
+    from eval.harness import METRICS, fixed_width_ids, per_question_scores, score, warm_metrics
+
+    rng = random.Random(7)
+    cases = []
+    for width in (1, 6, 40):
+        ids = [f"{rng.randrange(10**width):0{width}d}.md#{n}" for n in range(60)]
+        qrels = {f"q{i}": {rng.choice(ids): 1 for _ in range(rng.randint(1, 3))} for i in range(30)}
+        run = {f"q{i}": {rng.choice(ids): rng.choice([1.0, 0.5, 0.5, 0.25]) for _ in range(10)} for i in range(30)}
+        cases.append((qrels, run))
+    qrels, run = cases[-1]
+    expected = evaluate(Qrels(qrels), Run(run), list(METRICS), make_comparable=True)  # ranx on the raw ids
+    warm_metrics()
+    compiled = ranx_signatures()
+    assert score(qrels, run) == pytest.approx(expected)
+    for qrels, run in cases:
+        assert per_question_scores(qrels, run)["mrr@10"].keys() == qrels.keys()
+        score(qrels, run)
+        renamed_qrels, renamed_run = fixed_width_ids(qrels, run)
+        assert {len(pid) for ranked in renamed_run.values() for pid in ranked} == {10}
+        assert sorted(renamed_qrels) == sorted(qrels)
+    assert ranx_signatures() == compiled  # nothing compiled after the warm-up, whatever the ids

@@ -1,7 +1,10 @@
-"""What every page shares: which index, the cached model and searcher, and the one call that asks.
+"""What every page shares: which library (or index), the cached model and searcher, the warm-ups done at
+start, and the one call that asks.
 
 The app stays a thin layer over the library: retrieval, ranking and the answerable judgement are
-``index.search``'s; this module only loads things once (``st.cache_resource``) and adapts calls.
+``index.search``'s, libraries are ``index.libraries``'; this module only reads the app's options (the one
+place besides the CLI that reads flags and the environment), loads things once (``st.cache_resource``),
+says what takes time while it does, and adapts calls.
 """
 
 from __future__ import annotations
@@ -10,24 +13,99 @@ import argparse
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
-from index import settings
+from index import libraries, settings
+from index.libraries import SAMPLE, Library
+
+LIBRARY = "library"  # session state: the name of the library this session shows (the sidebar selector's key)
+NEXT_LIBRARY = "library-next"  # a switch asked for during a run, applied before the selector is drawn
+NOTICE = "library-notice"
+
+
+def app_options(argv: list[str] | None = None) -> argparse.Namespace:
+    """``streamlit run app.py -- [--index DIR] [--library NAME] [--data-dir DIR]``: the options after ``--``."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--index")
+    parser.add_argument("--library")
+    parser.add_argument("--data-dir")
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return known
 
 
 def index_dir_from_argv(argv: list[str] | None = None) -> str | None:
     """``streamlit run app.py -- --index DIR``: the ``--index`` after ``--``."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--index")
-    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    return known.index
+    return app_options(argv).index
+
+
+def data_dir() -> Path:
+    """``--data-dir``, else $CITELENS_DATA, else the platform's user data folder: where libraries live."""
+    return settings.data_dir(app_options().data_dir)
+
+
+def given_index() -> Path | None:
+    """An index named at start (``--index`` or $CITELENS_INDEX): used as is, read-only, no libraries."""
+    given = settings.given_index_dir(index_dir_from_argv())
+    return given.resolve() if given else None
+
+
+def current_library() -> Library | None:
+    """The library this session shows (None when an index was given at start)."""
+    if given_index() is not None:
+        return None
+    try:
+        return libraries.library(data_dir(), st.session_state.get(LIBRARY) or SAMPLE)
+    except libraries.UnknownLibrary:  # deleted by another session since this run began
+        return libraries.sample_library()
 
 
 def index_dir() -> Path:
-    """``--index`` on the command line, else $CITELENS_INDEX, else data/index."""
-    return settings.index_dir(index_dir_from_argv()).resolve()
+    """The index every page uses: the one given at start, else the current library's."""
+    given = given_index()
+    return given if given is not None else current_library().index.resolve()
+
+
+def switch_library(name: str) -> None:
+    """Show another library from the next run on (and remember it for the next start)."""
+    st.session_state[NEXT_LIBRARY] = name
+    libraries.remember(data_dir(), name)
+
+
+def library_sidebar() -> None:
+    """The library selector on every page (or, with an index given at start, which index it is)."""
+    given = given_index()
+    if given is not None:
+        where = f"given at start (--index or {settings.ENV_INDEX}); read-only"
+        st.sidebar.markdown(f"**Index** `{given}`  \n:small[{where}]")
+        return
+    data = data_dir()
+    found = {lib.name: lib for lib in libraries.list_libraries(data)}
+    state = st.session_state
+    if NEXT_LIBRARY in state:
+        state[LIBRARY] = state.pop(NEXT_LIBRARY)
+    if state.get(LIBRARY) not in found:
+        if state.get(LIBRARY) is not None:
+            state[NOTICE] = f"The library {state[LIBRARY]} no longer exists; showing {SAMPLE}."
+        asked = app_options().library
+        if asked and asked not in found and LIBRARY not in state:
+            state[NOTICE] = f"There is no library named {asked} in {libraries.libraries_dir(data)}; showing {SAMPLE}."
+        wanted = [name for name in (asked, libraries.remembered(data)) if name in found]
+        state[LIBRARY] = wanted[0] if wanted else SAMPLE
+    st.sidebar.selectbox(
+        "Library",
+        list(found),
+        key=LIBRARY,
+        format_func=lambda name: f"{name} (sample, read-only)" if found[name].read_only else name,
+        on_change=lambda: libraries.remember(data, state[LIBRARY]),
+        help=f"Your libraries live in {libraries.libraries_dir(data)}. Create, open and delete them on the "
+        "Library page.",
+    )
+    if NOTICE in state:
+        st.sidebar.warning(state.pop(NOTICE))
 
 
 def index_version(directory: Path) -> str:
@@ -52,8 +130,8 @@ def load_searcher(directory: str, version: str):
     from index.search import Searcher
 
     built_with = read_manifest(Path(directory))["model"]["name"]
-    encoder = load_encoder(os.environ.get(settings.ENV_MODEL) or built_with)
-    searcher = Searcher(PassageIndex.load(Path(directory), encoder.info), encoder)
+    model = load_encoder(os.environ.get(settings.ENV_MODEL) or built_with)
+    searcher = Searcher(PassageIndex.load(Path(directory), model.info), model)
     searcher.warm()  # loads the word segmenter, converter, dictionaries and second encoder now, not on question one
     return searcher
 
@@ -69,15 +147,16 @@ def forget_searchers() -> None:
     load_searcher.clear()
 
 
-def prepare_index(directory: Path, corpus: Path = settings.BUNDLED_CORPUS) -> None:
-    """First start: convert the model and build the corpus's index, showing progress."""
+def prepare_index(directory: Path, corpus: Path = settings.BUNDLED_CORPUS, name: str = "") -> None:
+    """First start (or a library's first use): convert the model and build the corpus's index, showing progress."""
     if index_version(directory):
         return
     from index.build import build_index
 
+    what = f"the {name} library" if name else "the documents"
     with (
         library_lock(),
-        st.status("First start: preparing the model and building the index…", expanded=True) as status,
+        st.status(f"First start: preparing the model and building the index of {what}…", expanded=True) as status,
     ):
         if index_version(directory):  # another session built it while this one waited
             status.update(label="Index ready.", state="complete", expanded=False)
@@ -98,19 +177,84 @@ def prepare_index(directory: Path, corpus: Path = settings.BUNDLED_CORPUS) -> No
         )
 
 
-def searcher():
-    """The searcher over the live index (first start builds it), or a clear error and a stop."""
+def searcher(required: bool = True):
+    """The searcher over the current library's live index (a first use builds it), or a clear message and a
+    stop. An empty library has no index: ``required=False`` returns None for it instead of stopping."""
     from index.encoder import ModelNotAvailable
     from index.passage_index import IndexMismatch, IndexNotFound
 
+    lib = current_library()
     directory = index_dir()
+    name = lib.name if lib else ""
     try:
-        prepare_index(directory)
-        with st.spinner("Loading the model and the index (first question only)…"):
+        if lib is not None and not lib.built and not lib.files():
+            if not required:
+                return None
+            st.info(f"The {lib.name} library has no documents yet: add some on the Library page.")
+            st.stop()
+        prepare_index(directory, lib.corpus if lib else settings.BUNDLED_CORPUS, name)
+        where = f"the {name} library" if name else directory
+        with st.spinner(f"Loading the embedding model and the index of {where} (once after a start)…"):
             return load_searcher(str(directory), index_version(directory))
     except (IndexNotFound, IndexMismatch, ModelNotAvailable) as error:
         st.error(f"The index at {directory} cannot be used: {error}")
         st.stop()
+
+
+def encoder():
+    """The embedding model (for a library's first documents, before it has an index to load it with)."""
+    with st.spinner("Loading the embedding model…"):
+        return load_encoder(settings.model_name())
+
+
+# ---------------------------------------------------------------- work done in the background at start
+
+
+class Background:
+    """One piece of slow, one-time work run in a thread at start, so that a page rarely waits for it; a page
+    that needs it first says what it is waiting for (``wait``)."""
+
+    def __init__(self, label: str, work: Callable[[], object]):
+        self.label = label
+        self.error: BaseException | None = None
+        self.seconds: float | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(work,), name=f"warm-up: {label}", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], object]) -> None:
+        started = time.perf_counter()
+        try:
+            work()
+        except BaseException as error:  # the page doing the work itself then shows what went wrong
+            self.error = error
+        finally:
+            self.seconds = time.perf_counter() - started
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+
+def warm_metrics() -> None:
+    from eval.harness import warm_metrics as compile_metrics
+
+    compile_metrics()
+
+
+@st.cache_resource(show_spinner=False)
+def metrics_warmup() -> Background:
+    """ranx's metrics compiled (numba) once per server process, in the background from the first page view."""
+    return Background("metrics", warm_metrics)
+
+
+def start_warmups() -> None:
+    """Called by app.py on every run; starts each warm-up once per server process."""
+    metrics_warmup()
 
 
 # ---------------------------------------------------------------- asking

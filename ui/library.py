@@ -1,4 +1,4 @@
-"""Adding documents to an index's corpus folder and removing them, each followed by an incremental build.
+"""Adding documents to a library's corpus folder and removing them, each followed by an incremental build.
 
 An upload is checked completely before anything is written: the name is sanitised, the type and size
 checked, and the file ingested from a temporary copy (``ingest.pipeline.ingest_file``), so a rejected file
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from index.build import BuildReport, BuildSettings, build_index
+from index.libraries import READ_ONLY_HINT, is_protected
 from ingest.documents import Document
 from ingest.pipeline import ingest_file
 from ingest.readers import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, IngestError
@@ -73,6 +74,16 @@ def build_settings(manifest: dict) -> BuildSettings:
     recorded = manifest.get("build") or {}
     names = {f.name for f in fields(BuildSettings)}
     return BuildSettings(**{key: value for key, value in recorded.items() if key in names})
+
+
+def writable_reason(folder: Path | None, change: str = "added") -> str:
+    """Why documents cannot be added to (or removed from) ``folder``, or "" when they can. The repository's
+    own data (the bundled sample corpus) is never written: user files belong in a library."""
+    if folder is None:
+        return f"this index records no corpus folder, so documents cannot be {change}"
+    if is_protected(folder):
+        return f"the folder {folder} is the repository's read-only sample data; {READ_ONLY_HINT}"
+    return ""
 
 
 # ---------------------------------------------------------------- names
@@ -177,12 +188,15 @@ def add_files(
     encoder,
     progress: Progress | bool = False,
     log: Log = lambda message: None,
+    corpus: Path | None = None,
 ) -> LibraryChange:
-    """Check every upload, write the accepted ones into the corpus folder, and update the index."""
-    folder = corpus_dir(manifest)
+    """Check every upload, write the accepted ones into the corpus folder, and update the index.
+    ``corpus``: the folder to write into (a library's; ``manifest`` is {} before its first document);
+    default: the corpus folder the index records."""
+    folder = corpus or corpus_dir(manifest)
     change = LibraryChange()
-    if folder is None:
-        reason = "this index records no corpus folder, so documents cannot be added"
+    reason = writable_reason(folder)
+    if reason:
         change.rejected = [Rejected(name, reason) for name, _ in uploads]
         return change
     for original, data in uploads:
@@ -211,12 +225,15 @@ def remove_document(
     encoder,
     progress: Progress | bool = False,
     log: Log = lambda message: None,
+    corpus: Path | None = None,
 ) -> LibraryChange:
-    """Delete one document's file from the corpus folder and update the index."""
-    folder = corpus_dir(manifest)
+    """Delete one document's file from the corpus folder (``corpus``, default the one the index records)
+    and update the index."""
+    folder = corpus or corpus_dir(manifest)
     documents = manifest.get("documents") or {}
-    if folder is None:
-        raise Rejected(doc_id, "this index records no corpus folder, so documents cannot be removed")
+    reason = writable_reason(folder, "removed")
+    if reason:
+        raise Rejected(doc_id, reason)
     if doc_id not in documents:
         raise Rejected(doc_id, "no such document in the index")
     if len(documents) <= 1:

@@ -1,7 +1,9 @@
-"""Shared by the UI tests (tests/test_app*.py) and the browser test: fixture indexes built for real.
+"""Shared by the UI tests (tests/test_app*.py) and the browser test: fixture indexes and libraries built
+for real.
 
 Every index here is built with the real model and real FAISS from the small fixture corpus in
-tests/fixtures/ui/corpus (never the bundled data/index), into a temporary folder.
+tests/fixtures/ui/corpus (never the bundled data/index), into a temporary folder; a library is made in a
+temporary user data folder (never the user's own, never the repository).
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ def build_fixture_index(root: Path) -> Path:
     return root / "index"
 
 
+def build_fixture_library(data: Path, name: str = "fixture"):
+    """A user library ``name`` in the data folder ``data``: a copy of the fixture corpus, indexed."""
+    from index import libraries
+
+    library = libraries.create_library(data, name, "the UI fixture corpus", CORPUS)
+    libraries.build_library(library, encoder(), SETTINGS, progress=False, log=lambda message: None)
+    return library
+
+
 @functools.cache
 def shared_index() -> Path:
     """One read-only fixture index per test process, for tests that do not change the library."""
@@ -82,16 +93,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(index_dir: Path, log: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on a free local port over ``index_dir``; yields its URL once healthy."""
+def running_app(
+    index_dir: Path | None, log: Path, data: Path | None = None, library: str | None = None
+) -> Iterator[str]:
+    """``streamlit run app.py`` on a free local port, over ``index_dir`` (given as $CITELENS_INDEX), or over
+    the libraries of the data folder ``data`` opening ``library`` (``-- --library NAME``); yields its URL once
+    healthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "CITELENS_INDEX": str(index_dir)}
+    env = {key: value for key, value in os.environ.items() if key != "CITELENS_INDEX"}
+    if index_dir is not None:
+        env["CITELENS_INDEX"] = str(index_dir)
+    if data is not None:
+        env["CITELENS_DATA"] = str(data)
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
     ]  # fmt: skip
+    if library is not None:
+        command += ["--", "--library", library]
     with open(log, "w") as output:
         process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:

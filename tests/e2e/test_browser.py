@@ -1,22 +1,25 @@
 """End to end: the real app (``streamlit run``) on a free local port, driven in headless Debian Chromium.
 
 Asks a Chinese and an English question and checks the cited cards and highlights, checks that a
-document's ``<script>`` and markdown link are shown literally, uploads a document (and a rejected one)
-and finds the new document by a question. Screenshots go to test-output/screenshots/.
+document's ``<script>`` and markdown link are shown literally, uploads a document (and a rejected one) into
+a library in a temporary user data folder and finds the new document by a question, and shows the
+libraries. Screenshots go to test-output/screenshots/.
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import assert_bundled_corpus_untouched
 from tests.e2e.support import (
     PROJECT,
     UPLOADS,
     AppFailed,
     ask_in_browser,
-    build_fixture_index,
+    build_fixture_library,
     chromium_page,
     running_app,
     screenshot,
@@ -24,6 +27,7 @@ from tests.e2e.support import (
 )
 
 SCREENSHOTS = PROJECT / "test-output" / "screenshots"
+LIBRARY = "测试资料"
 FIRST_ANSWER_MS = 120_000  # the first question waits for the server to load the model
 ANSWER_MS = 30_000
 # A first evaluation compiles ranx's numba kernels (~40 s on a fresh venv) and runs the whole dev set.
@@ -31,12 +35,20 @@ EVALUATION_MS = 300_000
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    """The real app over a temporary fixture index (its corpus folder a temporary copy, so uploads are safe)."""
-    root = tmp_path_factory.mktemp("e2e")
-    index = build_fixture_index(root)
+def data(tmp_path_factory) -> Path:
+    """A temporary user data folder holding one library, a copy of the fixture corpus, indexed."""
+    folder = tmp_path_factory.mktemp("e2e-data")
+    build_fixture_library(folder, LIBRARY)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def page(data, tmp_path_factory):
+    """The real app over the libraries of a temporary data folder, opened on the fixture library
+    (``streamlit run app.py -- --library NAME``, $CITELENS_DATA)."""
+    log = tmp_path_factory.mktemp("e2e") / "streamlit.log"
     try:
-        with running_app(index, root / "streamlit.log") as url, chromium_page() as tab:
+        with running_app(None, log, data=data, library=LIBRARY) as url, chromium_page() as tab:
             tab.dialogs = []  # any alert() from a document would land here: there must be none
             tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
             tab.goto(url)
@@ -110,8 +122,11 @@ def test_script_and_markdown_in_a_document_are_shown_literally(page):
     shot(page, "04-ask-literal-script")
 
 
-def test_upload_then_find_the_new_document(page, tmp_path):
+def test_upload_then_find_the_new_document(page, data, tmp_path):
     open_page(page, "Library")
+    sidebar = page.get_by_test_id("stSidebar")
+    values = sidebar.locator("input").evaluate_all("inputs => inputs.map(input => input.value)")
+    assert LIBRARY in sidebar.inner_text() + " ".join(values)  # the current library, on every page
     page.get_by_role("tab", name="Add documents").click()
     fake = tmp_path / "photo.txt"
     fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
@@ -125,10 +140,13 @@ def test_upload_then_find_the_new_document(page, tmp_path):
     messages = page.get_by_test_id("stAlert").all_inner_texts()
     assert any("photo.txt" in m and "binary" in m for m in messages), messages
     assert (
-        "西湖_龙井.md" in page.get_by_test_id("stDataFrame").inner_text()
+        "西湖_龙井.md" in page.get_by_test_id("stDataFrame").first.inner_text()  # the documents table
         or page.get_by_text("stored as 西湖_龙井.md").count()
     )
     shot(page, "05-library-upload")
+    stored = data / "libraries" / LIBRARY / "corpus" / "西湖_龙井.md"  # the user's data folder, not the repository
+    assert stored.read_bytes() == (UPLOADS / "longjing.md").read_bytes()
+    assert_bundled_corpus_untouched()
 
     open_page(page, "Ask")
     card = ask(page, "龙井茶产自哪里？")
@@ -142,6 +160,9 @@ def test_library_reader_and_evaluate_pages_render(page):
     page.get_by_role("tab", name="Read a document").click()
     page.locator(".cl-outline").first.wait_for()
     shot(page, "07-library-reader")
+    page.get_by_role("tab", name="Libraries").click()
+    page.get_by_text("Create a library").first.wait_for()
+    shot(page, "07-library-libraries")
     open_page(page, "Evaluate")
     page.get_by_role("button", name="Run evaluation").click()
     page.get_by_text("Failed questions").first.wait_for(timeout=EVALUATION_MS)

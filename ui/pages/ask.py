@@ -57,10 +57,12 @@ searcher = core.searcher()
 index = searcher.index
 titles = {doc_id: document.title or doc_id for doc_id, document in index.documents.items()}
 
+lib = core.current_library()
+
 st.title("Ask the documents")
 st.caption(
-    f"{len(index.documents)} documents · {len(index.chunks)} passages. Ask in Chinese (简体 or 繁體) or English; "
-    "every answer is a passage you can check."
+    f"{f'Library {lib.name} · ' if lib else ''}{len(index.documents)} documents · {len(index.chunks)} passages. "
+    "Ask in Chinese (简体 or 繁體) or English; every answer is a passage you can check."
 )
 
 with st.sidebar:

@@ -16,10 +16,12 @@ UPLOAD = "Upload a question set"
 st.html(render.CSS)
 searcher = core.searcher()
 
+lib = core.current_library()
+
 st.title("Evaluate")
 st.caption(
-    "Retrieval quality of the current index: a question is found when one of the top k passages contains its "
-    "evidence quote. Compare configurations side by side."
+    f"Retrieval quality of {f'the {lib.name} library' if lib else 'this index'}: a question is found when one of "
+    "the top k passages contains its evidence quote. Compare configurations side by side."
 )
 
 choice = st.radio("Question set", [*evaluation.BUNDLED_SETS, UPLOAD], key="set", horizontal=True)
@@ -48,6 +50,14 @@ with right:
     k = st.number_input("k (passages per question)", 1, 50, 10, key="eval-k")
 
 if st.button("Run evaluation", type="primary", disabled=not (question_set and names), key="run"):
+    metrics_ready = core.metrics_warmup()
+    if not metrics_ready.ready:  # compiled in the background since the server started; rarely still going
+        with st.status(
+            "Preparing the metrics library: ranx compiles its code once per server start (up to half a minute "
+            "the very first time)…"
+        ) as status:
+            metrics_ready.wait()
+            status.update(label="Metrics library ready.", state="complete", expanded=False)
     bar = st.progress(0.0, text="Starting…")
     target = searcher
     if question_set.beir is not None:  # judged by its own documents: search an index of those
