@@ -39,18 +39,28 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(index_dir: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``streamlit run app.py`` on a free local port over ``index_dir``; yields its URL once healthy."""
+def running_app(
+    index_dir: Path | None, log: Path, data: Path | None = None, library: str | None = None
+) -> Iterator[str]:
+    """``streamlit run app.py`` on a free local port, over ``index_dir`` (given as $CITELENS_INDEX), or over
+    the libraries of the data folder ``data`` opening ``library`` (``-- --library NAME``); yields its URL once
+    healthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, **(env or {}), "CITELENS_INDEX": str(index_dir)}
+    env = {key: value for key, value in os.environ.items() if key != "CITELENS_INDEX"}
+    if index_dir is not None:
+        env["CITELENS_INDEX"] = str(index_dir)
+    if data is not None:
+        env["CITELENS_DATA"] = str(data)
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
     ]  # fmt: skip
+    if library is not None:
+        command += ["--", "--library", library]
     with open(log, "w") as output:
-        process = subprocess.Popen(command, cwd=PROJECT, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -76,17 +86,17 @@ def running_app(index_dir: Path, log: Path, env: dict[str, str] | None = None) -
 
 
 @contextlib.contextmanager
-def chromium():
+def chromium(executable: Path = CHROMIUM):
     """A Playwright browser: Debian's headless Chromium, for as many contexts (sessions) as needed."""
-    if not CHROMIUM.exists():
+    if not executable.exists():
         raise AppFailed(
-            f"Debian Chromium is missing ({CHROMIUM}): the browser tests need it. Install it with `make browser` "
-            "(apt-get install -y chromium)."
+            f"Debian Chromium is missing ({executable}): the browser tests need it. Install it with "
+            "`make browser` (apt-get install -y chromium)."
         )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS, headless=True)
         try:
             yield browser
         finally:
@@ -94,9 +104,9 @@ def chromium():
 
 
 @contextlib.contextmanager
-def chromium_page(viewport: dict | None = None):
+def chromium_page(viewport: dict | None = None, executable: Path = CHROMIUM):
     """One page in a fresh context of Debian's headless Chromium."""
-    with chromium() as browser:
+    with chromium(executable) as browser:
         context = browser.new_context(viewport=viewport or {"width": 1360, "height": 1000}, locale="zh-CN")
         try:
             yield context.new_page()

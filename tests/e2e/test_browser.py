@@ -170,9 +170,9 @@ def test_library_reader_and_evaluate_pages_render(page):
     shot(page, "08-evaluate")
 
 
-def test_a_missing_chromium_is_a_clear_failure(monkeypatch, tmp_path):
-    from tests.e2e import support
-
-    monkeypatch.setattr(support, "CHROMIUM", tmp_path / "no-chromium")
-    with pytest.raises(AppFailed, match=r"Debian Chromium is missing.*make browser"), chromium_page():
+def test_a_missing_chromium_is_a_clear_failure(tmp_path):
+    with (
+        pytest.raises(AppFailed, match=r"Debian Chromium is missing.*make browser"),
+        chromium_page(executable=tmp_path / "no-chromium"),
+    ):
         pass
