@@ -149,6 +149,7 @@ def load_check(
             began = time.perf_counter()
             results = asyncio.run(_sessions(url, sessions, per_session, limit_seconds, timeout_ms))
             seconds = time.perf_counter() - began
+            peak_mb = server_peak_rss_mb()
         server_errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
     latencies = [s for result in results for s in result["seconds"]]
     errors = [e for result in results for e in result["errors"]]
@@ -159,8 +160,24 @@ def load_check(
         "errors": len(errors) + len(server_errors),
         "error_messages": errors[:10] + server_errors[:10],
         "seconds": round(seconds, 1),
+        "server_peak_rss_mb": peak_mb,
         **percentiles(latencies),
     }
+
+
+def server_peak_rss_mb() -> float | None:
+    """Peak resident memory (VmHWM) of the Streamlit server this process started, read before it stops."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any("streamlit" in part for part in child.cmdline()):
+                for line in Path(f"/proc/{child.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return round(int(line.split()[1]) / 1024, 1)
+        except (psutil.Error, OSError):
+            continue
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
