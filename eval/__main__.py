@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from eval.question_sets import BadQuestionSet
-    from index.encoder import ModelNotAvailable
+    from index.models import ModelNotAvailable
     from index.passage_index import IndexMismatch, IndexNotFound
 
     try:

@@ -93,7 +93,7 @@ def questions() -> list:
 
 
 def environment() -> dict:
-    from index.encoder import cpu_flags, threads
+    from index.runtimes import cpu_flags, threads
 
     flags = cpu_flags()
     model = next(
@@ -866,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     from eval.bench_data import generate_corpus
     from eval.bench_report import write_report
-    from index.encoder import prepare_backend
+    from index.exports import prepare_backend
 
     quick = args.quick
     out = args.out or (ROOT / "bench-output" / "quick" if quick else ROOT / "bench")

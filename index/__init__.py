@@ -1,11 +1,5 @@
 """Embedding, indexing and searching chunks.
 
-The Hugging Face hub is unreachable from CiteLens machines: force offline mode before
-any Hugging Face library is imported, so a missing model fails at once instead of
-hanging on network retries.
+Nothing happens on import: the Hugging Face offline switches are set where models load
+(``index.models.offline_hub``), configuration is read at the CLI and app edges.
 """
-
-import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search":
             choose_library(args, parser)
             return run_search(args, parser)
-        from index.encoder import prepare_default_model
+        from index.exports import prepare_default_model
 
         print(prepare_default_model())
         return 0
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # one clear line for the user, not a traceback
         from index.build import EmptyCorpus
-        from index.encoder import ModelNotAvailable
         from index.libraries import LibraryError
+        from index.models import ModelNotAvailable
         from index.passage_index import IndexMismatch, IndexNotFound
         from index.search import BadQuestion
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoder import ModelInfo
+from index.models import ModelInfo
 from index.segments import (
     DocumentPart,
     LiveChunks,

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from index import settings
-from index.encoder import Encoder, FastTokenizer, _ExportedRuntime, export_file, prepare_backend, resolve_model_path
+from index.encoder import Encoder
+from index.exports import export_file, prepare_backend
+from index.models import resolve_model_path
+from index.runtimes import ExportedRuntime, FastTokenizer
 from tests.test_model import SAMPLE_TEXTS
 
 
@@ -81,7 +84,7 @@ def test_int8_keeps_sensitive_products_in_fp32():
 
 def test_token_budget_batches_keep_order_and_match_single_texts():
     model_path = resolve_model_path(settings.DEFAULT_MODEL)
-    runtime = _ExportedRuntime("onnx", model_path, export_file("onnx", model_path), FastTokenizer(model_path))
+    runtime = ExportedRuntime("onnx", model_path, export_file("onnx", model_path), FastTokenizer(model_path))
     texts = [*SAMPLE_TEXTS * 30, "长" * 600]  # several batches, one text truncated to the model's 512 tokens
     together = runtime.encode(texts, "passage: ", 32)
     alone = np.stack([runtime.encode([text], "passage: ", 32)[0] for text in [*SAMPLE_TEXTS, "长" * 600]])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from index.build import BuildSettings, EmptyCorpus, build_index
-from index.encoder import ModelInfo
+from index.models import ModelInfo
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex, live_version
 from index.search import BadQuestion, Searcher
 from index.settings import PROJECT_ROOT

