@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         "or faiss)",
     )
 
+    build.add_argument("--no-wait", action="store_true", help="fail at once if another build holds the index")
+    build.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="fail if the index stays busy this long")
+
     search = commands.add_parser("search", help="ask a question")
     search.add_argument("question", nargs="?", help="the question (Chinese or English)")
     add_common(search)
@@ -72,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         from index.libraries import LibraryError
         from index.passage_index import IndexMismatch, IndexNotFound
         from index.search import BadQuestion
+        from index.writer_lock import IndexBusy
 
-        clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError
+        clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError | IndexBusy
         if isinstance(error, clear):
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -210,6 +214,7 @@ def run_build(args: argparse.Namespace) -> int:
         Encoder(args.model, backend=args.backend),
         BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),
         vector_store=args.vector_store,
+        lock_timeout=0 if args.no_wait else args.wait_timeout,
     )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
     if report.problems:

@@ -15,6 +15,7 @@ from index.keyword import keyword_tokens
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
 from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
+from index.writer_lock import writer_lock
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
 from ingest.pipeline import INGEST_VERSION, load_corpus
@@ -227,6 +228,7 @@ def build_index(
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
     incremental: bool = True,
     vector_store: str | None = None,
+    lock_timeout: float | None = None,
 ) -> BuildReport:
     """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
 
@@ -237,7 +239,25 @@ def build_index(
     document in it at its old or its new content. Only when the folder holds an index built another way
     (another model or settings) does it stay live until the new one is complete.
 
-    ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder)."""
+    ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder).
+    The build holds the index folder's writer lock (``index.writer_lock``): another writer waits for it
+    (``lock_timeout`` None), or fails with ``IndexBusy`` at once (0) or after that many seconds."""
+    if not Path(corpus_dir).is_dir():  # before the lock: a mistyped folder leaves no index folder behind
+        raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
+    with writer_lock(index_dir, "build", lock_timeout, log):
+        return _build(corpus_dir, index_dir, encoder, settings, progress, log, incremental, vector_store)
+
+
+def _build(
+    corpus_dir: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    settings: BuildSettings,
+    progress: bool | ProgressCallback,
+    log: Callable[[str], None],
+    incremental: bool,
+    vector_store: str | None,
+) -> BuildReport:
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
