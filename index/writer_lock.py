@@ -59,7 +59,8 @@ def pid_alive(pid: int) -> bool:
 def describe(holder: dict) -> str:
     if not holder:
         return "another writer"
-    return f"the {holder.get('command', 'build')} by pid {holder.get('pid', '?')} started at {holder.get('started', '?')}"
+    command, pid, started = holder.get("command", "build"), holder.get("pid", "?"), holder.get("started", "?")
+    return f"the {command} by pid {pid} started at {started}"
 
 
 @contextlib.contextmanager

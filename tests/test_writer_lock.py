@@ -61,7 +61,7 @@ def test_a_second_writer_waits_then_proceeds(tmp_path):
 def test_a_timeout_gives_up_with_a_message(tmp_path):
     holder = hold_in_subprocess(tmp_path, 30)
     try:
-        with pytest.raises(IndexBusy, match="after waiting 0.5 s"), writer_lock(tmp_path, timeout=0.5, log=print):
+        with pytest.raises(IndexBusy, match=r"after waiting 0\.5 s"), writer_lock(tmp_path, timeout=0.5, log=print):
             pass
     finally:
         holder.kill()
@@ -83,13 +83,13 @@ def test_threads_of_one_process_exclude_each_other_and_one_thread_reenters(tmp_p
     inside, overlaps = [], []
 
     def work() -> None:
-        with writer_lock(tmp_path, log=lambda m: None):
-            with writer_lock(tmp_path, timeout=0):  # re-entry by the holder never waits
-                inside.append(1)
-                if len(inside) > 1:
-                    overlaps.append(1)
-                time.sleep(0.05)
-                inside.pop()
+        # the inner lock is a re-entry by the holder: it never waits
+        with writer_lock(tmp_path, log=lambda m: None), writer_lock(tmp_path, timeout=0):
+            inside.append(1)
+            if len(inside) > 1:
+                overlaps.append(1)
+            time.sleep(0.05)
+            inside.pop()
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:
