@@ -553,6 +553,8 @@ def live_version(directory: Path) -> Path:
     directory = Path(directory)
     pointer = directory / CURRENT
     if not pointer.exists():
+        if any(directory.glob("v*/manifest.json")):  # versions but no pointer: the pointer was lost
+            raise IndexDamaged(pointer, "missing")
         raise IndexNotFound(
             f"No index at {directory}. Build one with: python -m index build --corpus DIR --index {directory}"
         )
@@ -561,8 +563,10 @@ def live_version(directory: Path) -> Path:
     if not name.startswith("v") or "/" in name or "\\" in name:
         raise IndexDamaged(pointer, "it does not name a version")
     version_dir = directory / name
+    if not version_dir.is_dir():
+        raise IndexDamaged(pointer, f"it names {name}, which is missing")
     if not (version_dir / "manifest.json").exists():
-        raise IndexDamaged(pointer, f"it names {name}, whose manifest is missing")
+        raise IndexDamaged(version_dir / "manifest.json", "missing")
     return version_dir
 
 
