@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         "or faiss)",
     )
 
+    build.add_argument("--no-wait", action="store_true", help="fail at once if another build holds the index")
+    build.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="fail if the index stays busy this long")
+
     search = commands.add_parser("search", help="ask a question")
     search.add_argument("question", nargs="?", help="the question (Chinese or English)")
     add_common(search)
@@ -46,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--k", type=int, default=10, help="number of passages")
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.add_argument("--batch", type=Path, help="JSONL file of {id, question}; one JSON line out per question")
+
+    verify = commands.add_parser("verify", help="check every file of an index against its recorded checksums")
+    verify.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
+    add_library_options(verify)
 
     commands.add_parser("prepare-model", help="convert the default model once (done by build when needed)")
     add_library_commands(commands)
@@ -60,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search":
             choose_library(args, parser)
             return run_search(args, parser)
+        if args.command == "verify":
+            choose_library(args, parser)
+            return run_verify(args)
         from index.exports import prepare_default_model
 
         print(prepare_default_model())
@@ -68,13 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # one clear line for the user, not a traceback
         from index.build import EmptyCorpus
+        from index.integrity import IndexDamaged
         from index.libraries import LibraryError
         from index.models import ModelNotAvailable
         from index.passage_index import IndexMismatch, IndexNotFound
         from index.search import BadQuestion
+        from index.writer_lock import IndexBusy
 
-        clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError
-        if isinstance(error, clear):
+        clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError | IndexBusy
+        if isinstance(error, clear | IndexDamaged):
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise
@@ -210,10 +222,34 @@ def run_build(args: argparse.Namespace) -> int:
         Encoder(args.model, backend=args.backend),
         BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),
         vector_store=args.vector_store,
+        lock_timeout=0 if args.no_wait else args.wait_timeout,
     )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
     if report.problems:
         print(f"{len(report.problems)} file(s) skipped (see above).")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Every file of the live version and its segments against its recorded checksum: 0 when all match,
+    1 when a file is damaged (each one printed) or the index has no checksums recorded."""
+    from index.integrity import repair_command, verify_index
+
+    directory = settings.index_dir(args.index)
+    check = verify_index(directory)
+    for path, reason in check.problems:
+        print(f"damaged: {path} ({reason})", file=sys.stderr)
+    if check.problems:
+        print(f"{len(check.problems)} damaged file(s); repair with: {repair_command(directory)}", file=sys.stderr)
+        return 1
+    if not check.recorded:
+        print(
+            f"{directory} ({check.version}) has no checksums recorded (built before they were); rebuild it to "
+            f"add them: {repair_command(directory)}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{directory}: {check.files} files of {check.version} and its segments match their checksums.")
     return 0
 
 

@@ -11,10 +11,12 @@ import numpy as np
 from tqdm import tqdm
 
 from index.encoder import Encoder
+from index.integrity import IndexDamaged, verify_index
 from index.keyword import keyword_tokens
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
 from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
+from index.writer_lock import writer_lock
 from ingest.chunking import chunk_document
 from ingest.documents import Chunk, Document
 from ingest.pipeline import INGEST_VERSION, load_corpus
@@ -198,11 +200,31 @@ class BuildProgress:
             self.bar.close()
 
 
-def previous_index(index_dir: Path, encoder: Encoder, settings: BuildSettings) -> PassageIndex | None:
-    """The existing index, when it was built the same way (same model, same settings) and can be updated."""
+def previous_index(
+    index_dir: Path, encoder: Encoder, settings: BuildSettings, log: Callable[[str], None] = print
+) -> PassageIndex | None:
+    """The existing index, when it was built the same way (same model, same settings) and can be updated.
+
+    Its files are verified first (full checksums): damaged segments are left out, so their documents are
+    embedded again; a damaged version (manifest, vectors) means a whole new index."""
+    if not (Path(index_dir) / CURRENT).exists():
+        return None
     try:
-        previous = PassageIndex.load(index_dir)
-    except (IndexNotFound, IndexMismatch, OSError, ValueError, KeyError):
+        check = verify_index(index_dir)
+    except (IndexDamaged, KeyError, TypeError) as error:  # a manifest of the wrong shape
+        log(f"The existing index cannot be reused ({error}); building a whole new index.")
+        return None
+    for path, reason in check.problems:
+        log(f"damaged: {path} ({reason})")
+    if check.version_damaged:
+        log("The index's own files are damaged: building a whole new index.")
+        return None
+    if check.damaged_segments:
+        log(f"{len(check.damaged_segments)} damaged segment(s): their documents are indexed again.")
+    try:
+        previous = PassageIndex.load(index_dir, drop=check.damaged_segments)
+    except (IndexNotFound, IndexMismatch, IndexDamaged, OSError, ValueError, KeyError) as error:
+        log(f"The existing index cannot be reused ({error}); building a whole new index.")
         return None
     if previous.model != encoder.info or previous.manifest.get("build") != settings.to_dict():
         return None
@@ -227,6 +249,7 @@ def build_index(
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
     incremental: bool = True,
     vector_store: str | None = None,
+    lock_timeout: float | None = None,
 ) -> BuildReport:
     """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
 
@@ -237,7 +260,25 @@ def build_index(
     document in it at its old or its new content. Only when the folder holds an index built another way
     (another model or settings) does it stay live until the new one is complete.
 
-    ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder)."""
+    ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder).
+    The build holds the index folder's writer lock (``index.writer_lock``): another writer waits for it
+    (``lock_timeout`` None), or fails with ``IndexBusy`` at once (0) or after that many seconds."""
+    if not Path(corpus_dir).is_dir():  # before the lock: a mistyped folder leaves no index folder behind
+        raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
+    with writer_lock(index_dir, "build", lock_timeout, log):
+        return _build(corpus_dir, index_dir, encoder, settings, progress, log, incremental, vector_store)
+
+
+def _build(
+    corpus_dir: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    settings: BuildSettings,
+    progress: bool | ProgressCallback,
+    log: Callable[[str], None],
+    incremental: bool,
+    vector_store: str | None,
+) -> BuildReport:
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
@@ -247,7 +288,7 @@ def build_index(
         log(f"skipped: {problem}")
     if not documents:
         raise EmptyCorpus(f"No readable documents in {corpus_dir}; the existing index (if any) is unchanged.")
-    previous = previous_index(index_dir, encoder, settings) if incremental else None
+    previous = previous_index(index_dir, encoder, settings, log) if incremental else None
     known = previous.manifest["documents"] if previous else {}
     changed = [doc for doc in documents if known.get(doc.doc_id, {}).get("content_hash") != doc.content_hash]
     removed = sorted(set(known) - {doc.doc_id for doc in documents})

@@ -279,7 +279,13 @@ def delete_library(data: Path, name: str) -> Library:
         raise LibraryError(f"{name!r} is not a library folder of {libraries_dir(data)}.")
     # Renamed out of the way first, so a half-deleted folder is never listed as a library.
     doomed = root.parent / f".deleting-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
-    os.replace(root, doomed)
+    from index.writer_lock import IndexBusy, writer_lock
+
+    try:
+        with writer_lock(found.index, "library delete", timeout=0):  # never under a running build
+            os.replace(root, doomed)
+    except IndexBusy as busy:
+        raise LibraryError(str(busy)) from None
     shutil.rmtree(doomed, ignore_errors=True)
     if remembered(data) == found.name:
         forget(data)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index import integrity
+from index.integrity import IndexDamaged, reading
 from index.models import ModelInfo
 from index.segments import (
     DocumentPart,
@@ -35,6 +37,7 @@ from index.segments import (
     fsync_tree,
     write_json,
 )
+from index.stored_arrays import load_npy
 from index.translate import QueryTranslator
 from index.vector_store import FaissStore, MilvusStore, VectorStore, create_store, is_milvus, load_store
 
@@ -267,7 +270,7 @@ class PassageIndex:
         for segment in self.segments:
             if not isinstance(segment.chunks, StoredChunks):
                 segment.save(Path(directory) / SEGMENTS)
-                segment = Segment.load(Path(directory) / SEGMENTS, segment.name)
+                segment = Segment.load(Path(directory) / SEGMENTS, segment.name, segment.files)
             segments.append(segment)
         return PassageIndex(self.manifest, segments, self.deleted, self.vectors, self.translator)
 
@@ -343,8 +346,13 @@ class PassageIndex:
         staging.mkdir()
         self.manifest["vector_index"] = self.vectors.store.save(staging)
         np.save(staging / "vector_labels.npy", self.vectors.labels)
-        write_json(staging / "manifest.json", self.manifest)
         write_json(staging / "translation.json", self.translator.to_dict())
+        for entry, segment in zip(self.manifest["segments"], self.segments, strict=True):
+            entry["files"] = segment.files  # recorded when the segment was written (or first re-saved)
+        # A hard-linked vector file keeps the digest this process computed for it (the build verified it).
+        self.manifest["files"] = integrity.describe_files(staging, cached=True)
+        self.manifest["checksum"] = integrity.manifest_checksum(self.manifest)
+        write_json(staging / "manifest.json", self.manifest)
         fsync_tree(staging)
         staging.rename(directory / version)
         pointer = directory / f".{CURRENT}.{version}"
@@ -355,25 +363,88 @@ class PassageIndex:
         return directory / version
 
     @classmethod
-    def load(cls, directory: Path, model: ModelInfo | None = None) -> PassageIndex:
-        version_dir = live_version(directory)
-        manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    def load(cls, directory: Path, model: ModelInfo | None = None, drop: Collection[str] = ()) -> PassageIndex:
+        """The live version. Every file's size is checked first (and its checksum in a small index); any
+        damage is an ``IndexDamaged`` naming the file. ``drop``: segments left out, their documents with
+        them (a build over damaged segments indexes those documents again)."""
+        for attempt in range(2):
+            version_dir = live_version(directory)
+            try:
+                index = cls._load(Path(directory), version_dir, drop)
+                break
+            except (IndexDamaged, IndexNotFound):
+                # A build switched versions and removed this one while it was read: read the new one.
+                if attempt or _pointer(Path(directory)) == version_dir.name:
+                    raise
+        if model is not None:
+            index.check_model(model)
+        return index
+
+    @classmethod
+    def _load(cls, directory: Path, version_dir: Path, drop: Collection[str]) -> PassageIndex:
+        manifest_path = version_dir / "manifest.json"
+        with reading(manifest_path):
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError("not an index manifest")
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexMismatch(
                 f"{directory} has index format {manifest.get('format_version')}, this CiteLens reads "
                 f"{FORMAT_VERSION}; rebuild it with: python -m index build --index {directory}"
             )
-        segments = [Segment.load(Path(directory) / SEGMENTS, entry["name"]) for entry in manifest["segments"]]
-        deleted = [frozenset(entry["deleted"]) for entry in manifest["segments"]]
+        integrity.check_manifest(manifest, manifest_path)
+        with reading(manifest_path, "unexpected content"):
+            entries = [entry for entry in manifest["segments"] if entry["name"] not in drop]
+            full = integrity.recorded_bytes(manifest) <= integrity.FULL_CHECK_AT_LOAD_BYTES
+        integrity.check_files(version_dir, manifest.get("files"), full)
+        for entry in entries:
+            integrity.check_files(directory / SEGMENTS / entry["name"], entry.get("files"), full)
+        segments = [Segment.load(directory / SEGMENTS, entry["name"], entry.get("files")) for entry in entries]
+        deleted = [frozenset(entry["deleted"]) for entry in entries]
         description = manifest.get("vector_index")
-        store = load_store(version_dir, description if isinstance(description, dict) else None)
-        vectors = RowVectors(store, np.load(version_dir / "vector_labels.npy"))
-        translation = json.loads((version_dir / "translation.json").read_text(encoding="utf-8"))
-        index = cls(manifest, segments, deleted, vectors, QueryTranslator.from_dict(translation))
-        index.directory = Path(directory)
-        if model is not None:
-            index.check_model(model)
+        with reading(version_dir / "vectors.faiss"):
+            store = load_store(version_dir, description if isinstance(description, dict) else None)
+        with reading(version_dir / "vector_labels.npy"):
+            labels = load_npy(version_dir / "vector_labels.npy")
+        if drop:
+            with reading(manifest_path, "does not match the vector labels"):
+                manifest, labels = _without_segments(manifest, labels, set(drop), store)
+        with reading(version_dir / "translation.json"):
+            translation = QueryTranslator.from_dict(
+                json.loads((version_dir / "translation.json").read_text(encoding="utf-8"))
+            )
+        with reading(version_dir / "vector_labels.npy", "does not match the segments"):
+            index = cls(manifest, segments, deleted, RowVectors(store, labels), translation)
+        index.directory = directory
         return index
+
+
+def _pointer(directory: Path) -> str:
+    try:
+        return (directory / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def _without_segments(manifest: dict, labels: np.ndarray, drop: set[str], store: VectorStore):
+    """The manifest and vector labels without these segments and their documents (removed from the store);
+    each segment's live rows are its documents' chunks in the manifest, segment after segment."""
+    live = {entry["name"]: 0 for entry in manifest["segments"]}
+    for entry in manifest["documents"].values():
+        live[entry["segment"]] += entry["chunks"]
+    if sum(live.values()) != len(labels):
+        raise ValueError(f"{len(labels)} vector labels for {sum(live.values())} chunks in the manifest")
+    kept, gone, first = [], [], 0
+    for entry in manifest["segments"]:
+        rows = labels[first : first + live[entry["name"]]]
+        (gone if entry["name"] in drop else kept).append(rows)
+        first += live[entry["name"]]
+    if gone:
+        store.remove(np.concatenate(gone))
+    documents = {doc_id: e for doc_id, e in manifest["documents"].items() if e["segment"] not in drop}
+    segments = [entry for entry in manifest["segments"] if entry["name"] not in drop]
+    out = {**manifest, "documents": documents, "segments": segments}
+    return out, np.concatenate(kept) if kept else np.zeros(0, np.int64)
 
 
 def merge_candidates(rows: list[int], live: list[int]) -> list[int]:
@@ -482,17 +553,31 @@ def live_version(directory: Path) -> Path:
     directory = Path(directory)
     pointer = directory / CURRENT
     if not pointer.exists():
+        if any(directory.glob("v*/manifest.json")):  # versions but no pointer: the pointer was lost
+            raise IndexDamaged(pointer, "missing")
         raise IndexNotFound(
             f"No index at {directory}. Build one with: python -m index build --corpus DIR --index {directory}"
         )
-    version_dir = directory / pointer.read_text(encoding="utf-8").strip()
+    with reading(pointer):
+        name = pointer.read_text(encoding="utf-8").strip()
+    if not name.startswith("v") or "/" in name or "\\" in name:
+        raise IndexDamaged(pointer, "it does not name a version")
+    version_dir = directory / name
+    if not version_dir.is_dir():
+        raise IndexDamaged(pointer, f"it names {name}, which is missing")
     if not (version_dir / "manifest.json").exists():
-        raise IndexNotFound(f"{pointer} names {version_dir.name}, which is missing; rebuild the index.")
+        raise IndexDamaged(version_dir / "manifest.json", "missing")
     return version_dir
 
 
 def read_manifest(directory: Path) -> dict:
-    return json.loads((live_version(directory) / "manifest.json").read_text(encoding="utf-8"))
+    path = live_version(directory) / "manifest.json"
+    with reading(path):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("model"), dict):
+            raise ValueError("not an index manifest")
+    integrity.check_manifest(manifest, path)
+    return manifest
 
 
 def _prune(directory: Path, keep: str, segments: set[str]) -> None:

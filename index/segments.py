@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.integrity import IndexDamaged, describe_files, reading
 from index.keyword import KeywordIndex
-from index.stored_arrays import StoredArray
+from index.stored_arrays import NPY_HEADER_LOCK, StoredArray, load_npy
 from ingest.documents import Chunk, Document, Paragraph
 
 # Decoded chunks and documents a loaded segment keeps (least recently used go first). A question reads
@@ -92,7 +93,11 @@ class SentenceTable:
         offsets, read for every candidate, memory-mapped."""
         columns = {name: StoredArray(directory / f"sentence_{name}.npy") for name in cls.FILES if name != "offsets"}
         # np.asarray drops numpy.memmap's subclass (whose Python-level hooks slow every slice), not the mapping
-        offsets = np.asarray(np.load(directory / "sentence_offsets.npy", mmap_mode="r"))
+        with reading(directory / "sentence_offsets.npy"):
+            offsets = load_npy(directory / "sentence_offsets.npy", mmap_mode="r")
+        lengths = {name: len(column) for name, column in columns.items()}
+        if len(set(lengths.values())) > 1 or (len(offsets) and offsets[-1] != lengths["chunk"]):
+            raise IndexDamaged(directory / "sentence_vectors.npy", f"sentence columns disagree: {lengths}")
         return cls(**columns, offsets=offsets)
 
 
@@ -111,10 +116,11 @@ class LineFile:
 
     def _read(self, i: int):
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        return self.decode(json.loads(os.pread(self._file.fileno(), end - start, start)))
+        with reading(self.path, f"line {i + 1} unreadable"):
+            return self.decode(json.loads(os.pread(self._file.fileno(), end - start, start)))
 
     def __iter__(self) -> Iterator:
-        with open(self.path, encoding="utf-8") as lines:  # sequential: no seek per line
+        with reading(self.path), open(self.path, encoding="utf-8") as lines:  # sequential: no seek per line
             for line in lines:
                 yield self.decode(json.loads(line))
 
@@ -177,6 +183,7 @@ class Segment:
         sentences: SentenceTable,
         keyword: KeywordIndex,
         directory: Path | None = None,
+        files: dict | None = None,
     ):
         self.name = name
         self.chunks = chunks
@@ -185,6 +192,7 @@ class Segment:
         self.sentences = sentences
         self.keyword = keyword
         self.directory = directory  # where it is saved (None: in memory only)
+        self.files = files  # when saved: relative path -> [size, checksum] of each of its files
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -218,6 +226,8 @@ class Segment:
         .partial folder and renamed, so a killed build leaves no half segment under its name."""
         target = segments_dir / self.name
         if target.exists():
+            if self.files is None:  # saved before checksums were recorded: recorded from now on
+                self.files = describe_files(target)
             return
         segments_dir.mkdir(parents=True, exist_ok=True)
         staging = segments_dir / f".{self.name}.partial"
@@ -233,32 +243,37 @@ class Segment:
             self.keyword.save(staging / "keyword")
             self.sentences.save(staging, len(self.chunks))
         fsync_tree(staging)
+        self.files = describe_files(staging)  # read back from the page cache: what was written
         staging.rename(target)
         self.directory = target
 
     @classmethod
-    def load(cls, segments_dir: Path, name: str) -> Segment:
+    def load(cls, segments_dir: Path, name: str, files: dict | None = None) -> Segment:
+        """A saved segment; an unreadable file raises IndexDamaged naming it (``files``: its recorded sizes
+        and checksums, checked by the caller)."""
         directory = segments_dir / name
-        info = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
-        rows = {doc_id: (first, count) for doc_id, first, count in info["documents"]}
-        chunks = StoredChunks(
-            LineFile(directory / "chunks.jsonl", _offsets(directory, "chunks"), Chunk.from_dict, CHUNK_CACHE)
-        )
-        documents = StoredDocuments(
-            list(rows),
-            LineFile(
-                directory / "documents.jsonl", _offsets(directory, "documents"), document_from_dict, DOCUMENT_CACHE
-            ),
-        )
-        return cls(
-            name,
-            chunks,
-            documents,
-            rows,
-            SentenceTable.load(directory),
-            KeywordIndex.load(directory / "keyword"),
-            directory,
-        )
+        with reading(directory / "segment.json"):
+            info = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
+            rows = {doc_id: (int(first), int(count)) for doc_id, first, count in info["documents"]}
+            if sum(count for _, count in rows.values()) != info["chunks"]:
+                raise ValueError("its document rows do not add up to its chunks")
+        lines = {}
+        kinds = (("chunks", Chunk.from_dict, CHUNK_CACHE), ("documents", document_from_dict, DOCUMENT_CACHE))
+        for stem, decode, cache in kinds:
+            with reading(directory / f"{stem}_offsets.npy"):
+                offsets = _offsets(directory, stem)
+                if len(offsets) < 1 or offsets[-1] != (directory / f"{stem}.jsonl").stat().st_size:
+                    raise ValueError(f"its offsets do not end where {stem}.jsonl ends")
+            with reading(directory / f"{stem}.jsonl"):
+                lines[stem] = LineFile(directory / f"{stem}.jsonl", offsets, decode, cache)
+        if len(lines["chunks"]) != info["chunks"] or len(lines["documents"]) != len(rows):
+            raise IndexDamaged(directory / "segment.json", "its counts differ from the chunks and documents files")
+        with reading(directory / "sentence_offsets.npy"):
+            sentences = SentenceTable.load(directory)
+        with reading(directory / "keyword"), NPY_HEADER_LOCK:  # bm25s reads .npy headers too
+            keyword = KeywordIndex.load(directory / "keyword")
+        return cls(name, StoredChunks(lines["chunks"]), StoredDocuments(list(rows), lines["documents"]), rows,
+                   sentences, keyword, directory, files)  # fmt: skip
 
 
 class StoredDocuments(Mapping[str, Document]):
@@ -541,7 +556,7 @@ def _write_lines(path: Path, records) -> None:
 
 
 def _offsets(directory: Path, stem: str) -> np.ndarray:
-    return np.asarray(np.load(directory / f"{stem}_offsets.npy", mmap_mode="r"))
+    return load_npy(directory / f"{stem}_offsets.npy", mmap_mode="r")
 
 
 def write_json(path: Path, data) -> None:

@@ -180,6 +180,7 @@ def prepare_index(directory: Path, corpus: Path = settings.BUNDLED_CORPUS, name:
 def searcher(required: bool = True):
     """The searcher over the current library's live index (a first use builds it), or a clear message and a
     stop. An empty library has no index: ``required=False`` returns None for it instead of stopping."""
+    from index.integrity import IndexDamaged
     from index.models import ModelNotAvailable
     from index.passage_index import IndexMismatch, IndexNotFound
 
@@ -196,7 +197,7 @@ def searcher(required: bool = True):
         where = f"the {name} library" if name else directory
         with st.spinner(f"Loading the embedding model and the index of {where} (once after a start)…"):
             return load_searcher(str(directory), index_version(directory))
-    except (IndexNotFound, IndexMismatch, ModelNotAvailable) as error:
+    except (IndexNotFound, IndexMismatch, ModelNotAvailable, IndexDamaged) as error:
         st.error(f"The index at {directory} cannot be used: {error}")
         st.stop()
 
@@ -261,5 +262,13 @@ def start_warmups() -> None:
 
 
 def ask(searcher, question: str, k: int = 5, documents: set[str] | None = None):
-    """``Searcher.answer`` (hits, answerable, relevance, query terms), limited to ``documents`` if given."""
-    return searcher.answer(question, k=k, documents=documents or None)
+    """``Searcher.answer`` (hits, answerable, relevance, query terms), limited to ``documents`` if given.
+    A damaged index file found while answering is one error message, not a traceback."""
+    from index.integrity import IndexDamaged
+
+    try:
+        return searcher.answer(question, k=k, documents=documents or None)
+    except IndexDamaged as error:
+        load_searcher.clear()  # the next run loads the index again (repaired by then, or failing at once)
+        st.error(f"The index cannot be used: {error}")
+        st.stop()
