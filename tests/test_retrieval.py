@@ -13,7 +13,12 @@ import pytest
 from eval.question_sets import BadQuestionSet, beir_file_name, read_beir
 from index.build import BuildSettings, build_index
 from index.passage_index import PassageIndex
-from index.search import CONFIGS, Candidate, SearchConfig, Searcher, collapse, document_references, fuse
+from index.search import CONFIGS, SearchConfig, Searcher
+from index.search.candidates import Candidate, dense_candidates
+from index.search.collapse import CollapseConfig, collapse
+from index.search.fusion import FusionConfig, fuse
+from index.search.keyword_scores import KeywordConfig
+from index.search.question import document_references
 from index.settings import PROJECT_ROOT
 from index.translate import QueryTranslator
 from tests.conftest import FIXTURES
@@ -36,11 +41,12 @@ def test_reciprocal_rank_fusion_rewards_agreement():
         1: Candidate(1, dense=0.85, sentence=0.88, keyword=5.0),  # second in dense, first elsewhere
         2: Candidate(2, dense=0.80, sentence=0.70, keyword=9.0),
     }
-    ranked = fuse(candidates, SearchConfig(rrf_k=60, dense_weight=1.0, keyword_weight=1.0))
+    ranked = fuse(candidates, FusionConfig(rrf_k=60, dense_weight=1.0, keyword_weight=1.0))
     assert [c.chunk for c in ranked] == [1, 2, 0]
     expected = 1 / 62 + 1 / 61 + 1 / 62  # dense rank 2, sentence rank 1, keyword rank 2 (k = 60)
     assert ranked[0].fused == pytest.approx(expected)
-    dense_only = fuse({i: Candidate(i, dense=c.dense) for i, c in candidates.items()}, CONFIGS["dense"])
+    dense = CONFIGS["dense"]
+    dense_only = fuse({i: Candidate(i, dense=c.dense) for i, c in candidates.items()}, dense.fusion, False, False)
     assert [c.chunk for c in dense_only] == [0, 1, 2]
 
 
@@ -51,9 +57,9 @@ def test_collapse_groups_near_copies_and_keeps_k_distinct():
         "粮食产量创历史新高。",
     ]
     ranked = [Candidate(0), Candidate(1), Candidate(2)]
-    groups = collapse(ranked, texts, k=2, config=SearchConfig())
+    groups = collapse(ranked, texts, k=2, config=CollapseConfig())
     assert [[c.chunk for c in g] for g in groups] == [[0, 1], [2]]
-    assert len(collapse(ranked, texts, k=3, config=CONFIGS["dense"])) == 3  # collapse off: copies stay
+    assert len(collapse(ranked, texts, k=3, config=CONFIGS["dense"].collapse)) == 3  # collapse off: copies stay
 
 
 def test_duplicate_passage_is_shown_once_with_also_in(searcher):
@@ -184,51 +190,50 @@ def reference_searcher(tmp_path_factory, encoder) -> Searcher:
 
 def test_document_kind_in_a_question_matches_titles_not_passage_text(reference_searcher):
     searcher = reference_searcher
-    full = CONFIGS["full"]
+    full = CONFIGS["full"].keyword
     # The news passage says 概念文件 four times; on the keyword side the word must not count there.
-    groups = searcher.keyword_groups("概念文件怎样阐述网络主权原则？", full)
+    groups = searcher.keyword.groups("概念文件怎样阐述网络主权原则？", full)
     assert not {term for group in groups for term in group.terms} & {"概念文件", "概念", "文件"}
     assert {"网络", "主权", "原则"} <= {term for group in groups for term in group.terms}
-    plain_groups = searcher.keyword_groups("概念文件怎样阐述网络主权原则？", replace(full, document_references=False))
+    plain_groups = searcher.keyword.groups("概念文件怎样阐述网络主权原则？", replace(full, document_references=False))
     assert {"概念", "文件"} <= {term for group in plain_groups for term in group.terms}
 
     chunks = searcher.index.chunks
     for references, named in ((["概念文件"], "concept.md"), (["2019"], "concept.md"), (["2022"], "news.md")):
         candidates = {i: Candidate(i) for i in range(len(chunks))}
-        searcher.add_document_scores(candidates, references)
+        searcher.keyword.add_document_scores(candidates, references)
         boosted = {chunks[i].doc_id for i, c in candidates.items() if c.keyword > 0}
         assert boosted == {named}, references
     candidates = {i: Candidate(i) for i in range(len(chunks))}
-    searcher.add_document_scores(candidates, ["白皮书", "1999"])  # names no document here
+    searcher.keyword.add_document_scores(candidates, ["白皮书", "1999"])  # names no document here
     assert all(c.keyword == 0 for c in candidates.values())
 
 
 def test_common_words_score_candidates_by_lookup_with_the_same_bm25(searcher, encoder, monkeypatch):
-    """Past COMMON_TERM_POSTINGS a word scores the candidates the other words found, looked up by binary
+    """Past ``common_term_postings`` a word scores the candidates the other words found, looked up by binary
     search: each candidate gets the same keyword score and coverage as when every word is read whole."""
-    import index.search as search
-
     question = "中国制定了哪些数据安全方面的法律？"
     vector = encoder.encode_queries([question])[0]
-    config = CONFIGS["full"]
-    groups = searcher.keyword_groups(question, config)
+    config = CONFIGS["full"].keyword
+    scorer = searcher.keyword
+    groups = scorer.groups(question, config)
     assert len(groups) >= 3
 
-    def scored() -> dict[int, Candidate]:
-        candidates = searcher.dense_candidates(vector, config)
-        searcher.add_keyword_scores(candidates, groups, config, vector)
+    def scored(config: KeywordConfig) -> dict[int, Candidate]:
+        candidates = dense_candidates(searcher.index, vector, 100)
+        scorer.add_scores(candidates, groups, config, 100, vector)
         return candidates
 
-    whole = scored()
-    frequencies = sorted(searcher.term_frequency(term) for group in groups for term in group.terms)
-    monkeypatch.setattr(search, "COMMON_TERM_POSTINGS", frequencies[0])  # all but the rarest word are common
-    monkeypatch.setattr(search, "COMMON_TERM_SHARE", 0.0)
+    whole = scored(config)
+    frequencies = sorted(scorer.term_frequency(term) for group in groups for term in group.terms)
+    # all but the rarest word are common
+    common = replace(config, common_term_postings=frequencies[0], common_term_share=0.0)
     lookups = []
-    original = searcher.term_scores_at
-    monkeypatch.setattr(searcher, "term_scores_at", lambda term, rows: lookups.append(term) or original(term, rows))
-    looked_up = scored()
+    original = scorer.term_scores_at
+    monkeypatch.setattr(scorer, "term_scores_at", lambda term, rows: lookups.append(term) or original(term, rows))
+    looked_up = scored(common)
     assert frequencies[-1] > frequencies[0] and lookups  # the common words were looked up, not read
-    assert set(looked_up) <= set(whole) and len(looked_up) >= len(searcher.dense_candidates(vector, config))
+    assert set(looked_up) <= set(whole) and len(looked_up) >= len(dense_candidates(searcher.index, vector, 100))
     for i, candidate in looked_up.items():
         assert candidate.keyword == pytest.approx(whole[i].keyword, rel=1e-5, abs=1e-6)
         assert candidate.coverage == pytest.approx(whole[i].coverage, rel=1e-4, abs=1e-6)
@@ -246,3 +251,12 @@ def test_keyword_lookup_equals_postings(searcher):
             expected[row] = value
         assert looked.tolist() == pytest.approx(expected)
         assert keyword.frequency(token) == len(rows)
+
+
+def test_search_configs_round_trip_as_dicts():
+    for config in CONFIGS.values():
+        assert SearchConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    partial = SearchConfig.from_dict({"name": "wide", "candidates": {"count": 300}, "fusion": {"rrf_k": 60}})
+    assert (partial.candidates.count, partial.fusion.rrf_k, partial.fusion.keyword_weight) == (300, 60, 1.25)
+    assert partial.keyword == CONFIGS["full"].keyword  # stages left out keep their defaults
+    assert not CONFIGS["dense"].keyword.enabled and not CONFIGS["dense"].collapse.enabled

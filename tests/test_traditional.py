@@ -12,7 +12,9 @@ import pytest
 
 from index.build import BuildSettings, build_index
 from index.passage_index import PassageIndex
-from index.search import DEFAULT_CONFIG, Candidate, Searcher
+from index.search import DEFAULT_CONFIG, Searcher
+from index.search.candidates import Candidate
+from index.search.highlight import highlight_row
 from index.translate import TermGroup
 from ui import render
 
@@ -116,7 +118,8 @@ def test_highlight_prefers_the_sentence_holding_the_folded_terms(searcher):
     rows = index.sentences.rows_of(chunk)
     candidate = Candidate(chunk, sentence_scores=np.zeros(rows.stop - rows.start, np.float32))
     groups = [TermGroup("信息安全", ("信息安全",)), TermGroup("修补", ("修补",))]
-    row = searcher.highlight_row(candidate, groups, DEFAULT_CONFIG)
+    headings = searcher.document_info("taiwan.md").headings
+    row = highlight_row(index, candidate, groups, DEFAULT_CONFIG.highlight, headings)
     text = index.documents["taiwan.md"].text
     assert text[int(index.sentences.start[row]) : int(index.sentences.end[row])].startswith("資訊安全漏洞")
 
