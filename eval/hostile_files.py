@@ -179,7 +179,25 @@ def _write_zip(path: Path, entries: list) -> None:
                 out.write(piece)
             central.append(
                 b"PK\x01\x02"
-                + struct.pack("<HHHHHHIIIHHHHHII", 20, 20, 0, method, 0, 0x21, crc, stored, size, len(encoded), 0, 0, 0, 0, 0, offset)
+                + struct.pack(
+                    "<HHHHHHIIIHHHHHII",
+                    20,
+                    20,
+                    0,
+                    method,
+                    0,
+                    0x21,
+                    crc,
+                    stored,
+                    size,
+                    len(encoded),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    offset,
+                )
                 + encoded
             )
             offset = out.tell()
@@ -234,14 +252,27 @@ def make_hostile_corpus(directory: Path, big: bool = True) -> list[HostileCase]:
         add(key, f"enc_{key}.txt", accepted, f"Chinese text in {encoding}", chinese_text(key).encode(encoding))
     gb18030 = chinese_text("gb18030ext").replace("请记住", "𠮷字请记住")  # 𠮷: only in GB18030, not in GBK
     add("gb18030ext", "enc_gb18030_ext.txt", accepted, "GB18030 four-byte character", gb18030.encode("gb18030"))
-    add("big5", "enc_big5.txt", accepted, "Traditional Chinese in Big5", chinese_text("big5", 3, TRADITIONAL).encode("big5"))
+    add(
+        "big5",
+        "enc_big5.txt",
+        accepted,
+        "Traditional Chinese in Big5",
+        chinese_text("big5", 3, TRADITIONAL).encode("big5"),
+    )
     for key, encoding in (("utf16le", "utf-16-le"), ("utf16be", "utf-16-be")):
         add(key, f"enc_{key}_nobom.txt", accepted, f"{encoding} without BOM", chinese_text(key).encode(encoding))
     mixed = SIMPLIFIED.encode() + b"\n\n" + chinese_text("mixed").encode("gbk")
     add("mixed", "enc_mixed_utf8_gbk.txt", accepted, "UTF-8 lines then GBK lines", mixed)
     noise = bytes(range(256)) * 64
     add("binary", "binary_renamed.txt", refused, "binary bytes renamed .txt", noise, reason="binary")
-    add("elf", "program_renamed.md", refused, "an executable renamed .md", b"\x7fELF\x02\x01\x01\x00" + noise, reason="binary")
+    add(
+        "elf",
+        "program_renamed.md",
+        refused,
+        "an executable renamed .md",
+        b"\x7fELF\x02\x01\x01\x00" + noise,
+        reason="binary",
+    )
     add("empty", "empty.txt", refused, "0 bytes", b"", reason="empty")
     add("blank", "whitespace_only.txt", refused, "only spaces and newlines", " \n\u3000\n\t\n".encode(), reason="empty")
     if big:
@@ -250,21 +281,48 @@ def make_hostile_corpus(directory: Path, big: bool = True) -> list[HostileCase]:
     path = add("oneline", "one_line_5mb.txt", accepted, "a single 5 MB line")
     write_big_text(path, 5 * MB, line_break=False, key="oneline")
 
-    add("scan", "scanned_no_text.pdf", refused, "PDF with only drawings (no text layer)", drawing_pdf(), reason="no text layer")
+    add(
+        "scan",
+        "scanned_no_text.pdf",
+        refused,
+        "PDF with only drawings (no text layer)",
+        drawing_pdf(),
+        reason="no text layer",
+    )
     plain = text_pdf(chinese_text("pdf"))
     add("pdf", "plain.pdf", accepted, "ordinary PDF", plain)
     for algorithm in ("AES-256", "RC4-128"):
         tag = algorithm.split("-")[0].lower()
         locked = encrypted_pdf(text_pdf(chinese_text(f"{tag}locked")), algorithm, "secret")
-        add(f"{tag}locked", f"encrypted_{tag}_password.pdf", refused, f"{algorithm} PDF needing a password", locked, reason="encrypted")
+        add(
+            f"{tag}locked",
+            f"encrypted_{tag}_password.pdf",
+            refused,
+            f"{algorithm} PDF needing a password",
+            locked,
+            reason="encrypted",
+        )
         open_pdf = encrypted_pdf(text_pdf(chinese_text(f"{tag}open")), algorithm, "")
-        add(f"{tag}open", f"encrypted_{tag}_no_password.pdf", accepted, f"{algorithm} PDF with an empty user password", open_pdf)
+        add(
+            f"{tag}open",
+            f"encrypted_{tag}_no_password.pdf",
+            accepted,
+            f"{algorithm} PDF with an empty user password",
+            open_pdf,
+        )
     add("badpdf", "corrupt.pdf", refused, "a PDF header and then garbage", b"%PDF-1.7\n" + noise[:4000], reason="PDF")
     add("cutpdf", "truncated.pdf", refused, "a PDF cut off after its header", plain[:200], reason="PDF")
 
     docx_bomb(add("bomb", "zip_bomb.docx", refused, "DOCX expanding to 2 GB (zip bomb)", reason="expands"))
     docx_malformed(add("badxml", "malformed_xml.docx", refused, "DOCX with malformed XML", reason="malformed XML"))
-    add("badzip", "corrupt.docx", refused, "DOCX that is not a ZIP archive", b"PK\x03\x04" + noise[:2000], reason="corrupt DOCX")
+    add(
+        "badzip",
+        "corrupt.docx",
+        refused,
+        "DOCX that is not a ZIP archive",
+        b"PK\x03\x04" + noise[:2000],
+        reason="corrupt DOCX",
+    )
 
     html = (
         "<html><head><title>脚本页面</title><style>p {color: red} .xqzstyleleak7 {}</style>"
@@ -289,5 +347,12 @@ def make_hostile_corpus(directory: Path, big: bool = True) -> list[HostileCase]:
     folder_link.unlink(missing_ok=True)
     folder_link.symlink_to(outside, target_is_directory=True)
 
-    add("badname", b"bad\xff\xfename.txt", refused, "file name not valid UTF-8", chinese_text("badname").encode(), reason="UTF-8")
+    add(
+        "badname",
+        b"bad\xff\xfename.txt",
+        refused,
+        "file name not valid UTF-8",
+        chinese_text("badname").encode(),
+        reason="UTF-8",
+    )
     return cases

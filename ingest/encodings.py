@@ -160,4 +160,3 @@ def check_is_text(text: str, path: Path | str) -> None:
         raise IngestError(path, "file is empty (no text)")
     if _control_ratio(text) > 0.02:
         raise IngestError(path, "not a text file (binary content: too many control characters)")
-
