@@ -212,8 +212,9 @@ def run_build(args: argparse.Namespace) -> int:
         vector_store=args.vector_store,
     )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
-    if report.problems:
-        print(f"{len(report.problems)} file(s) skipped (see above).")
+    if report.problems:  # the summary of refused files, each with its reason, at the end where it is seen
+        print(f"{len(report.problems)} file(s) refused, not indexed:")
+        print("\n".join(f"  refused: {problem}" for problem in report.problems))
     return 0
 
 
