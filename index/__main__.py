@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # one clear line for the user, not a traceback
+        from index.batch import BatchFileError
         from index.build import EmptyCorpus
         from index.encoder import ModelNotAvailable
         from index.libraries import LibraryError
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         from index.search import BadQuestion
 
         clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError
+        clear |= BatchFileError
         if isinstance(error, clear):
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -219,28 +221,19 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from index.search import BadQuestion, open_searcher
+    from index.search import open_searcher
 
     if not args.batch and args.question is None:
         parser.error("give a QUESTION or --batch FILE")
-    searcher = open_searcher(args.index, args.model, args.backend)
-    if args.batch:
-        for line_number, line in enumerate(args.batch.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            record = None
-            try:
-                record = json.loads(line)
-                answer = searcher.answer(record["question"], k=args.k)
-                result = {"id": record.get("id"), **answer_json(answer)}
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, BadQuestion) as error:
-                result = {
-                    "id": record.get("id") if isinstance(record, dict) else None,
-                    "hits": [],
-                    "error": f"line {line_number}: {describe(error)}",
-                }
+    if args.batch:  # read (any encoding, bad lines reported one by one) before the model is loaded
+        from index.batch import read_batch, run_batch
+
+        lines = read_batch(args.batch)
+        searcher = open_searcher(args.index, args.model, args.backend)
+        for result in run_batch(lines, lambda question: answer_json(searcher.answer(question, k=args.k))):
             print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0
+    searcher = open_searcher(args.index, args.model, args.backend)
     answer = searcher.answer(args.question, k=args.k)
     if args.json:
         print(json.dumps({"question": args.question, **answer_json(answer)}, ensure_ascii=False))
@@ -257,14 +250,6 @@ def answer_json(answer) -> dict:
     """The stable JSON shape: answerable judgement, best relevance, then the hits."""
     relevance = None if answer.relevance is None else round(answer.relevance, 4)
     return {"answerable": answer.answerable, "relevance": relevance, "hits": [h.to_json() for h in answer.hits]}
-
-
-def describe(error: Exception) -> str:
-    if isinstance(error, KeyError):
-        return f"missing field {error}"
-    if isinstance(error, json.JSONDecodeError):
-        return f"not JSON ({error.msg})"
-    return str(error)
 
 
 if __name__ == "__main__":
