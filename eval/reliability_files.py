@@ -21,11 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-from eval.hostile_files import SIMPLIFIED, HostileCase, make_hostile_corpus, marker
+from eval.hostile_files import SIMPLIFIED, HostileCase, make_hostile_corpus
 
 PROJECT = Path(__file__).resolve().parent.parent
 NORMAL = {
-    "normal_5g.txt": ("截至2022年6月底，我国累计建成开通5G基站185.4万个，5G移动电话用户达到4.55亿户。", "5G基站建成了多少个？"),
+    "normal_5g.txt": (
+        "截至2022年6月底，我国累计建成开通5G基站185.4万个，5G移动电话用户达到4.55亿户。",
+        "5G基站建成了多少个？",
+    ),
     "normal_law.md": (
         "---\ntitle: 网络安全法律体系\n---\n我国先后制定了《网络安全法》《数据安全法》《个人信息保护法》。",
         "中国制定了哪些数据安全方面的法律？",
@@ -130,7 +133,9 @@ def batch_cases(workdir: Path, index: Path) -> list[dict]:
     for name, path in (("missing file", workdir / "missing.jsonl"), ("folder", workdir / "a-folder.jsonl")):
         result = run(["index", "search", "--index", str(index), f"--batch={path}"], workdir, f"batch-{name}")
         ok = result["exit"] == 2 and result["stderr"].startswith("error: batch file") and not result["stdout"]
-        rows.append({"case": name, "exit": result["exit"], "ok": ok, "message": result["stderr"].strip(), "result": result})
+        rows.append(
+            {"case": name, "exit": result["exit"], "ok": ok, "message": result["stderr"].strip(), "result": result}
+        )
     return rows
 
 
@@ -152,7 +157,9 @@ def check(workdir: Path, quick: bool = False) -> dict:
     from index.passage_index import PassageIndex
 
     accepted = set(PassageIndex.load(index).manifest["documents"]) if build["exit"] == 0 else set()
-    questions = [json.dumps({"id": f"normal:{name}", "question": q}, ensure_ascii=False) for name, (_, q) in NORMAL.items()]
+    questions = [
+        json.dumps({"id": f"normal:{name}", "question": q}, ensure_ascii=False) for name, (_, q) in NORMAL.items()
+    ]
     questions += [json.dumps({"id": case.key, "question": case.marker}) for case in cases if case.marker]
     questions += [json.dumps({"id": "absent:html", "question": "xqzscriptleak7"})]
     search = search_batch(workdir, index, "markers", questions)

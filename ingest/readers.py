@@ -296,7 +296,9 @@ def read_document_file(path: Path, doc_id: str, max_bytes: int | None = None) ->
         if size == 0:
             raise IngestError(path, "file is empty (0 bytes)")
         with path.open("rb") as file:
-            data = file.read(max_bytes + 1)  # capped: a file that grew since stat() is not read whole
+            data = file.read(size + 1)  # read(n) reserves n bytes: the file's size, not the limit
+            if len(data) > size:  # it grew since stat(): read on, never past the limit
+                data += file.read(max_bytes + 1 - len(data))
         if len(data) > max_bytes:
             raise IngestError(path, too_large(len(data), max_bytes))
     except OSError as error:
