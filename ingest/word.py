@@ -197,7 +197,7 @@ def check_archive(data: bytes) -> None:
         with zipfile.ZipFile(BytesIO(data)) as archive:
             parts = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as error:
-        raise DocxError(f"corrupt DOCX: not a ZIP archive ({error})") from error
+        raise DocxError(f"corrupt DOCX: not a ZIP archive, so not a readable .docx file ({error})") from error
     expanded = sum(part.file_size for part in parts)
     if expanded > MAX_EXPANDED_BYTES:
         limit = f"{MAX_EXPANDED_BYTES // MB} MB"
