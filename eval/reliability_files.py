@@ -88,10 +88,10 @@ def search_batch(workdir: Path, index: Path, name: str, lines: list[str], encodi
 def check_cases(cases: list[HostileCase], corpus: Path, build: dict, accepted: set[str], found: dict) -> list[dict]:
     rows = []
     for case in cases:
-        relative = case.path.relative_to(corpus).as_posix() if case.expected == "accepted" else case.name
-        if case.key == "oneline":
+        if case.key == "oneline":  # read and chunked in this process, not built
             row = {**found["oneline"], "key": case.key}
         else:
+            relative = case.path.relative_to(corpus).as_posix() if case.expected == "accepted" else case.name
             outcome = "accepted" if relative in accepted else "refused"
             message = refusal(build["stdout"], case) if outcome == "refused" else ""
             row = {"key": case.key, "outcome": outcome, "message": message, "found": found.get(case.key)}
