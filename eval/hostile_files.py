@@ -8,6 +8,7 @@ Everything is written by streaming, so generating stays small in memory (the 2 G
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -49,12 +50,13 @@ def marker(key: str) -> str:
     return f"xqz{key.replace('_', '')}7"
 
 
-def chinese_text(key: str, paragraphs: int = 3, script: str = SIMPLIFIED) -> str:
-    """A few paragraphs of Chinese with the case's marker in the middle one."""
-    parts = [script] * paragraphs
-    saying = "本文件的暗號是 {} ，請記住。" if script == TRADITIONAL else "本文件的暗号是 {} ，请记住。"
-    parts[paragraphs // 2] = script + saying.format(marker(key))
-    return "\n\n".join(parts) + "\n"
+def chinese_text(key: str, script: str = SIMPLIFIED) -> str:
+    """A paragraph of Chinese, then one with the case's marker and a registry number of its own: most of the
+    text differs from case to case, so search never folds one case's passage into another's as a near-copy."""
+    digits = str(int(hashlib.sha512(key.encode()).hexdigest(), 16))[:120]
+    number = " ".join(digits[start : start + 4] for start in range(0, len(digits), 4))
+    saying = "本文件的暗號是 {} ，登記號：{}。" if script == TRADITIONAL else "本文件的暗号是 {} ，登记号：{}。"
+    return f"{script}\n\n{saying.format(marker(key), number)}\n"
 
 
 # ---------------------------------------------------------------- PDF and DOCX
@@ -74,7 +76,9 @@ def text_pdf(text: str) -> bytes:
     for line in text.splitlines():
         while line:
             cut = min(40, len(line))
-            while 1 < cut < len(line) and line[cut - 1 : cut + 1].isascii():  # never split a Latin word
+            while (
+                1 < cut < len(line) and line[cut - 1 : cut + 1].isascii() and line[cut - 1 : cut + 1].isalnum()
+            ):  # no word split
                 cut -= 1
             pdf.drawString(60, y, line[:cut])
             line, y = line[cut:], y - 18
@@ -250,18 +254,18 @@ def make_hostile_corpus(directory: Path, big: bool = True) -> list[HostileCase]:
     accepted, refused = "accepted", "refused"
     for key, encoding in (("gbk", "gbk"), ("gb18030", "gb18030"), ("utf16bom", "utf-16")):
         add(key, f"enc_{key}.txt", accepted, f"Chinese text in {encoding}", chinese_text(key).encode(encoding))
-    gb18030 = chinese_text("gb18030ext").replace("请记住", "𠮷字请记住")  # 𠮷: only in GB18030, not in GBK
+    gb18030 = chinese_text("gb18030ext").replace("登记号", "𠮷字登记号")  # 𠮷: only in GB18030, not in GBK
     add("gb18030ext", "enc_gb18030_ext.txt", accepted, "GB18030 four-byte character", gb18030.encode("gb18030"))
     add(
         "big5",
         "enc_big5.txt",
         accepted,
         "Traditional Chinese in Big5",
-        chinese_text("big5", 3, TRADITIONAL).encode("big5"),
+        chinese_text("big5", TRADITIONAL).encode("big5"),
     )
     for key, encoding in (("utf16le", "utf-16-le"), ("utf16be", "utf-16-be")):
         add(key, f"enc_{key}_nobom.txt", accepted, f"{encoding} without BOM", chinese_text(key).encode(encoding))
-    mixed = SIMPLIFIED.encode() + b"\n\n" + chinese_text("mixed").encode("gbk")
+    mixed = "这一行是UTF-8编码的。".encode() + b"\n\n" + chinese_text("mixed").encode("gbk")
     add("mixed", "enc_mixed_utf8_gbk.txt", accepted, "UTF-8 lines then GBK lines", mixed)
     noise = bytes(range(256)) * 64
     add("binary", "binary_renamed.txt", refused, "binary bytes renamed .txt", noise, reason="binary")
