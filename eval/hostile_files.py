@@ -331,7 +331,9 @@ def make_hostile_corpus(directory: Path, big: bool = True) -> list[HostileCase]:
     html = (
         "<html><head><title>脚本页面</title><style>p {color: red} .xqzstyleleak7 {}</style>"
         "<script>var secret = 'xqzscriptleak7'; document.write('<p>xqzscriptleak7</p>');</script></head>"
-        f"<body><script>alert('xqzscriptleak7')</script><p>{SIMPLIFIED}</p><p>本页暗号是 {marker('html')} 。</p>"
+        "<body><script>alert('xqzscriptleak7')</script><p>"
+        + "</p><p>".join(chinese_text("html").split("\n\n"))
+        + "</p>"
         "<noscript>xqzscriptleak7</noscript></body></html>"
     )
     add("html", "scripts.html", accepted, "HTML with scripts and styles", html.encode(), absent="xqzscriptleak7")
