@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # one clear line for the user, not a traceback
+        from index.batch import BatchFileError
         from index.build import EmptyCorpus
         from index.integrity import IndexDamaged
         from index.libraries import LibraryError
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         from index.writer_lock import IndexBusy
 
         clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError | IndexBusy
-        if isinstance(error, clear | IndexDamaged):
+        if isinstance(error, clear | IndexDamaged | BatchFileError):
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise
@@ -225,8 +226,9 @@ def run_build(args: argparse.Namespace) -> int:
         lock_timeout=0 if args.no_wait else args.wait_timeout,
     )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
-    if report.problems:
-        print(f"{len(report.problems)} file(s) skipped (see above).")
+    if report.problems:  # the summary of refused files, each with its reason, at the end where it is seen
+        print(f"{len(report.problems)} file(s) refused, not indexed:")
+        print("\n".join(f"  refused: {problem}" for problem in report.problems))
     return 0
 
 
@@ -254,28 +256,19 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from index.search import BadQuestion, open_searcher
+    from index.search import open_searcher
 
     if not args.batch and args.question is None:
         parser.error("give a QUESTION or --batch FILE")
-    searcher = open_searcher(args.index, args.model, args.backend)
-    if args.batch:
-        for line_number, line in enumerate(args.batch.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            record = None
-            try:
-                record = json.loads(line)
-                answer = searcher.answer(record["question"], k=args.k)
-                result = {"id": record.get("id"), **answer_json(answer)}
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, BadQuestion) as error:
-                result = {
-                    "id": record.get("id") if isinstance(record, dict) else None,
-                    "hits": [],
-                    "error": f"line {line_number}: {describe(error)}",
-                }
+    if args.batch:  # read (any encoding, bad lines reported one by one) before the model is loaded
+        from index.batch import read_batch, run_batch
+
+        lines = read_batch(args.batch)
+        searcher = open_searcher(args.index, args.model, args.backend)
+        for result in run_batch(lines, lambda question: answer_json(searcher.answer(question, k=args.k))):
             print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0
+    searcher = open_searcher(args.index, args.model, args.backend)
     answer = searcher.answer(args.question, k=args.k)
     if args.json:
         print(json.dumps({"question": args.question, **answer_json(answer)}, ensure_ascii=False))
@@ -292,14 +285,6 @@ def answer_json(answer) -> dict:
     """The stable JSON shape: answerable judgement, best relevance, then the hits."""
     relevance = None if answer.relevance is None else round(answer.relevance, 4)
     return {"answerable": answer.answerable, "relevance": relevance, "hits": [h.to_json() for h in answer.hits]}
-
-
-def describe(error: Exception) -> str:
-    if isinstance(error, KeyError):
-        return f"missing field {error}"
-    if isinstance(error, json.JSONDecodeError):
-        return f"not JSON ({error.msg})"
-    return str(error)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ class BuildReport:
     problems: list[str] = field(default_factory=list)
     embedded: int = 0  # documents (re-)embedded by this build
     removed: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)  # doc ids of the files read; ``problems``: those refused
 
 
 ProgressCallback = Callable[[int, int], None]  # (texts embedded, texts to embed in all)
@@ -293,6 +294,7 @@ def _build(
     changed = [doc for doc in documents if known.get(doc.doc_id, {}).get("content_hash") != doc.content_hash]
     removed = sorted(set(known) - {doc.doc_id for doc in documents})
     report = BuildReport(Path(index_dir), len(documents), 0, problems, len(changed), removed)
+    report.accepted = [doc.doc_id for doc in documents]
     log(
         f"{len(documents)} documents: {len(changed)} to embed, {len(documents) - len(changed)} unchanged, "
         f"{len(removed)} removed; model {encoder.name}"

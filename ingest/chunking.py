@@ -128,12 +128,23 @@ def _locate(
         position = text.find(piece, previous_start + 1)
         if index == len(pieces) - 1 and text.endswith(piece, 0, text_end) and text_end - len(piece) > previous_start:
             position = text_end - len(piece)
+        # Candidates: occurrences ending after the previous piece, up to the first that does not overlap it.
+        candidates: list[int] = []
         while position >= 0:
-            end = position + len(piece)
-            overlap = text[position:previous_end] if position < previous_end else ""
-            if end > previous_end and (not overlap.strip() or count_tokens(overlap) <= overlap_tokens):
-                break
+            if position + len(piece) > previous_end:
+                candidates.append(position)
+                if position >= previous_end:
+                    break
             position = text.find(piece, position + 1)
+
+        def fits(candidate: int, previous_end: int = previous_end) -> bool:
+            overlap = text[candidate:previous_end] if candidate < previous_end else ""
+            return not overlap.strip() or count_tokens(overlap) <= overlap_tokens
+
+        # The overlap shrinks as the start moves right: bisect for the first candidate within the budget
+        # (repeated text has many candidates; counting tokens at each one made a 5 MB line take minutes).
+        first = bisect.bisect_left(range(len(candidates)), True, key=lambda i: fits(candidates[i]))
+        position = candidates[first] if first < len(candidates) else -1
         if position < 0:  # cannot happen for splitter output, which is made of slices of text
             raise ValueError(f"chunk text not found in its section: {piece[:40]!r}")
         previous_start, previous_end = position, position + len(piece)

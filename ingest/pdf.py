@@ -122,7 +122,7 @@ def read_lines(data: bytes) -> tuple[list[list[Line]], dict]:
     except (PDFPasswordIncorrect, PDFEncryptionError) as error:
         raise PdfError(_open_failure(error)) from error
     except Exception as error:
-        raise PdfError(f"not a readable PDF ({type(error).__name__}: {error})") from error
+        raise PdfError(f"corrupt PDF: not a readable PDF ({type(error).__name__}: {error})") from error
     return pages, properties
 
 
@@ -149,10 +149,10 @@ def _open_failure(error: Exception) -> str:
     chain = [error, error.__cause__, error.__context__, *getattr(error, "args", ())]
     names = " ".join(type(e).__name__ for e in chain if isinstance(e, BaseException))
     if "PDFPasswordIncorrect" in names:
-        return "PDF is password-protected (it does not open without a password); save an unprotected copy"
+        return "encrypted PDF: it is password-protected (does not open without a password); save an unprotected copy"
     if "PDFEncryptionError" in names:
-        return "PDF is encrypted with a method that cannot be read; save an unprotected copy"
-    return f"not a readable PDF ({type(error).__name__}: {error})".replace("()", "")
+        return "encrypted PDF: encrypted with a method that cannot be read; save an unprotected copy"
+    return f"corrupt PDF: not a readable PDF ({type(error).__name__}: {error})".replace("()", "")
 
 
 # ---------------------------------------------------------------- page furniture
@@ -384,7 +384,10 @@ def pdf_text(data: bytes) -> PdfText:
     """The text of a PDF as paragraphs (headings in markdown), with where each page starts."""
     pages, properties = read_lines(data)
     if _unmapped_share(pages) > 0.2:
-        plain = plain_pdf_text(data, properties)
+        try:
+            plain = plain_pdf_text(data, properties)
+        except Exception as error:  # pypdf on untrusted bytes: any failure means "not readable"
+            raise PdfError(f"PDF text cannot be read ({type(error).__name__}: {error})") from error
         if _UNMAPPED.search(plain.text) or not plain.text.strip():
             raise PdfError("PDF text cannot be read: its fonts do not say which characters they draw (run OCR)")
         return plain

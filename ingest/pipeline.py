@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ingest.clean import clean_text
 from ingest.documents import Document
-from ingest.readers import DEFAULT_MAX_BYTES, IngestError, iter_corpus_files, read_document_file
+from ingest.errors import display_name, is_valid_utf8_name
+from ingest.readers import IngestError, iter_corpus_files, outside_link, read_document_file
 from ingest.structure import build_document
 
 # What ingest makes of a file changes with its code (readers, cleaning, structure), not only with the file:
@@ -14,9 +16,11 @@ from ingest.structure import build_document
 # 2: PDF layout reader and pages, weak file properties, compatibility characters folded.
 INGEST_VERSION = 2
 
+log = logging.getLogger(__name__)
 
-def ingest_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """One file → Document, or IngestError with a reason."""
+
+def ingest_file(path: Path, doc_id: str, max_bytes: int | None = None) -> Document:
+    """One file → Document, or IngestError with a reason. ``max_bytes``: default ``max_file_bytes()``."""
     raw = read_document_file(path, doc_id, max_bytes=max_bytes)
     title, source = raw.metadata.get("title", ""), raw.metadata.get("source", "")
     # A reader that built the paragraphs from the layout (PDF) has decided where they end.
@@ -26,10 +30,22 @@ def ingest_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     return build_document(raw, cleaned)
 
 
-def load_corpus(directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Document], list[IngestError]]:
+def check_corpus_path(path: Path, directory: Path) -> str:
+    """Why the file at ``path`` must be refused before it is opened (a link out of the corpus, a name that
+    is not UTF-8, which could not be stored or printed), or ""."""
+    reason = outside_link(path, directory)
+    if reason:
+        return reason
+    if not is_valid_utf8_name(path.relative_to(directory)):
+        return "file name is not valid UTF-8 (an old GBK/Big5 name?): rename it, e.g. convmv -f gbk -t utf-8 --notest"
+    return ""
+
+
+def load_corpus(directory: Path, max_bytes: int | None = None) -> tuple[list[Document], list[IngestError]]:
     """Every file under ``directory`` → (documents, problems). doc_id = path relative to the folder.
 
-    Unsupported file types are reported as problems too, so a user sees why a file is missing.
+    Unsupported file types are reported as problems too, so a user sees why a file is missing. Any failure
+    while reading one file becomes that file's problem; the others are read all the same.
     """
     directory = Path(directory)
     documents: list[Document] = []
@@ -37,10 +53,15 @@ def load_corpus(directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[li
     for path in iter_corpus_files(directory, include_unsupported=True):
         doc_id = path.relative_to(directory).as_posix()
         try:
+            reason = check_corpus_path(path, directory)
+            if reason:
+                raise IngestError(path, reason)
             documents.append(ingest_file(path, doc_id, max_bytes=max_bytes))
         except IngestError as error:
             problems.append(error)
-        except (RecursionError, MemoryError, UnicodeError, ValueError) as error:
-            # A reader library failing on a malformed file must not take the whole corpus down.
-            problems.append(IngestError(path, f"could not be processed ({type(error).__name__}: {error})"))
+        except MemoryError:
+            problems.append(IngestError(path, "could not be read: it needs more memory than there is"))
+        except Exception as error:  # last resort: a reader library failing on a malformed file
+            log.debug("reading %s failed", display_name(path), exc_info=True)  # the traceback, for debugging only
+            problems.append(IngestError(path, f"could not be read ({type(error).__name__}: {error})"))
     return documents, problems

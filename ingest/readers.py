@@ -8,8 +8,8 @@ can act on; nothing here guesses silently.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -17,16 +17,23 @@ from pathlib import Path
 
 import yaml
 
+from ingest.encodings import check_is_text, decode_text
+from ingest.errors import IngestError, display_name
+
+__all__ = ["IngestError", "decode_text", "display_name"]  # re-exported: callers import them from here
+
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # large enough for any real article, small enough to refuse dumps
+ENV_MAX_FILE_MB = "CITELENS_MAX_FILE_MB"  # raises (or lowers) the size limit of one file
+MB = 2**20
 
 
-class IngestError(Exception):
-    """A file that cannot be ingested, with a reason meant for the person who supplied it."""
-
-    def __init__(self, path: Path | str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
+def max_file_bytes() -> int:
+    """The size limit of one file: $CITELENS_MAX_FILE_MB megabytes, else DEFAULT_MAX_BYTES."""
+    value = os.environ.get(ENV_MAX_FILE_MB, "").strip()
+    try:
+        return int(float(value) * MB) if value else DEFAULT_MAX_BYTES
+    except ValueError:
+        return DEFAULT_MAX_BYTES
 
 
 @dataclass
@@ -61,117 +68,6 @@ class ReadResult:
     file_properties: dict[str, str] = field(default_factory=dict)
     page_starts: list[int] = field(default_factory=list)
     paragraphs_known: bool = False
-
-
-# ---------------------------------------------------------------- decoding
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe\x00\x00", "utf-32"),  # before utf-16: the UTF-32-LE BOM starts with the UTF-16-LE one
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
-
-# Magic numbers of formats people commonly rename by mistake; named so the message can say what it is.
-_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF", "a PDF file"),
-    (b"PK\x03\x04", "a ZIP/Office file"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\xd0\xcf\x11\xe0", "an old Office (OLE) file"),
-)
-
-_CJK_OR_FULLWIDTH = re.compile(
-    "[\u2000-\u206f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0002ffff]"
-)
-
-
-def _is_common_hanzi(ch: str) -> bool:
-    """In GB2312 level 1: the 3,755 most frequent characters of simplified Chinese."""
-    try:
-        lead = ch.encode("gb2312")[0]
-    except UnicodeEncodeError:
-        return False
-    return 0xB0 <= lead <= 0xD7
-
-
-def _looks_like_chinese(text: str) -> bool:
-    """GB18030 decodes almost any byte soup (Big5, Shift-JIS…) into *some* CJK characters; accept it only
-    if the non-ASCII part is mostly CJK and its ideographs are mostly common ones, as real Chinese is."""
-    non_ascii = [ch for ch in text if ord(ch) > 0x7F]
-    if not non_ascii:
-        return True
-    if sum(1 for ch in non_ascii if _CJK_OR_FULLWIDTH.match(ch)) < 0.8 * len(non_ascii):
-        return False
-    hanzi = [ch for ch in non_ascii if "\u4e00" <= ch <= "\u9fff"]
-    return not hanzi or sum(1 for ch in hanzi if _is_common_hanzi(ch)) >= 0.8 * len(hanzi)
-
-
-# charset-normalizer often finds several encodings equally plausible; prefer the common ones.
-_PREFERRED_ENCODINGS = (
-    "utf_8", "gb18030", "gbk", "big5", "big5hkscs", "cp1252", "latin_1", "shift_jis", "cp932", "euc_jp",
-    "euc_kr", "cp949", "cp1251", "koi8_r", "cp1250", "iso8859_2",
-)  # fmt: skip
-
-
-def _guess_encoding(data: bytes, path: Path | str) -> tuple[str, str]:
-    from charset_normalizer import from_bytes  # imported lazily: only odd files need it
-
-    matches = list(from_bytes(data))
-    if not matches:
-        raise IngestError(path, "unknown text encoding (not UTF-8, GBK/GB18030, or anything charset-normalizer knows)")
-    least_chaos = min(match.chaos for match in matches)
-    plausible = [match for match in matches if match.chaos <= least_chaos + 0.01]
-
-    def preference(match) -> tuple[int, float]:
-        rank = _PREFERRED_ENCODINGS.index(match.encoding) if match.encoding in _PREFERRED_ENCODINGS else 99
-        return rank, -match.coherence
-
-    best = min(plausible, key=preference)
-    return str(best), best.encoding
-
-
-def _control_ratio(text: str) -> float:
-    if not text:
-        return 0.0
-    controls = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\n\r\t\f")
-    return controls / len(text)
-
-
-def decode_text(data: bytes, path: Path | str = "<bytes>") -> tuple[str, str]:
-    """Bytes → (text, encoding). Order: BOM, strict UTF-8, GB18030 (⊃ GBK ⊃ GB2312), charset-normalizer."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding), encoding
-            except UnicodeDecodeError as error:
-                reason = f"starts with a {encoding} byte-order mark but is not valid {encoding}"
-                raise IngestError(path, reason) from error
-    for signature, kind in _BINARY_SIGNATURES:
-        if data.startswith(signature):
-            raise IngestError(path, f"binary file (looks like {kind}), not text; give it the matching file extension")
-    if b"\x00" in data:
-        raise IngestError(path, "binary file (contains NUL bytes), not text")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("gb18030")
-        if _looks_like_chinese(text):
-            return text, "gb18030"
-    except UnicodeDecodeError:
-        pass
-    return _guess_encoding(data, path)
-
-
-def _check_is_text(text: str, path: Path | str) -> None:
-    if not text.strip():
-        raise IngestError(path, "file is empty (no text)")
-    if _control_ratio(text) > 0.02:
-        raise IngestError(path, "binary file (too many control characters to be text)")
 
 
 # ---------------------------------------------------------------- front matter
@@ -212,7 +108,7 @@ def _parse_simple_front_matter(block: str) -> dict[str, str]:
 def _read_plain_text(path: Path, data: bytes) -> ReadResult:
     text, encoding = decode_text(data, path)
     text = text.lstrip("\ufeff")
-    _check_is_text(text, path)
+    check_is_text(text, path)
     metadata, body = split_front_matter(text)
     if not body.strip():
         raise IngestError(path, "file has front matter but no text")
@@ -306,7 +202,7 @@ def _read_html(path: Path, data: bytes) -> ReadResult:
     extractor.feed(text)
     extractor.close()
     body, metadata = extractor.result()
-    _check_is_text(body, path)
+    check_is_text(body, path)
     return ReadResult(body, metadata, encoding)
 
 
@@ -318,7 +214,7 @@ def _read_pdf(path: Path, data: bytes) -> ReadResult:
     except PdfError as error:
         raise IngestError(path, str(error)) from error
     if not result.text.strip():
-        raise IngestError(path, "PDF has no extractable text (a scanned image? run OCR first)")
+        raise IngestError(path, "PDF has no text layer (no extractable text; scanned?): OCR it first")
     return ReadResult(
         result.text,
         {},
@@ -336,7 +232,7 @@ def _read_docx(path: Path, data: bytes) -> ReadResult:
         result = docx_text(data)
     except DocxError as error:
         raise IngestError(path, str(error)) from error
-    _check_is_text(result.text, path)
+    check_is_text(result.text, path)
     # A paragraph styled "Title" is the title its author gave the document.
     declared = {"title": result.title} if result.title else {}
     return ReadResult(result.text, declared, "docx", file_properties=result.properties, paragraphs_known=True)
@@ -376,9 +272,19 @@ READERS: dict[str, Reader] = {
 SUPPORTED_SUFFIXES = frozenset(READERS)
 
 
-def read_document_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDocument:
-    """Read one file into a RawDocument, or raise IngestError saying why it cannot be used."""
+def too_large(size: int, max_bytes: int) -> str:
+    """The refusal of an over-size file, naming the limit and the setting that raises it."""
+    return (
+        f"file is too large ({size / MB:.1f} MB; the limit is {max_bytes / MB:.0f} MB, "
+        f"raised by setting {ENV_MAX_FILE_MB})"
+    )
+
+
+def read_document_file(path: Path, doc_id: str, max_bytes: int | None = None) -> RawDocument:
+    """Read one file into a RawDocument, or raise IngestError saying why it cannot be used.
+    ``max_bytes``: the size limit (default ``max_file_bytes()``)."""
     path = Path(path)
+    max_bytes = max_file_bytes() if max_bytes is None else max_bytes
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -386,10 +292,15 @@ def read_document_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYT
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise IngestError(path, f"file is too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB)")
+            raise IngestError(path, too_large(size, max_bytes))
         if size == 0:
             raise IngestError(path, "file is empty (0 bytes)")
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(size + 1)  # read(n) reserves n bytes: the file's size, not the limit
+            if len(data) > size:  # it grew since stat(): read on, never past the limit
+                data += file.read(max_bytes + 1 - len(data))
+        if len(data) > max_bytes:
+            raise IngestError(path, too_large(len(data), max_bytes))
     except OSError as error:
         raise IngestError(path, f"cannot read file ({error.strerror or error})") from error
     result = reader(path, data)
@@ -407,14 +318,32 @@ def read_document_file(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYT
 
 
 def iter_corpus_files(directory: Path, *, include_unsupported: bool = False) -> Iterator[Path]:
-    """Files under ``directory`` (recursively), sorted by relative path, hidden files and folders skipped."""
+    """Files under ``directory`` (recursively), sorted by relative path, hidden files and folders skipped.
+    Symbolic links are listed too unless they lead to a folder inside the corpus (``outside_link`` says
+    which ones must not be read); links to folders are never descended into."""
     directory = Path(directory)
     candidates = []
     for path in directory.rglob("*"):
         relative = path.relative_to(directory)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if not path.is_file() and not (path.is_symlink() and outside_link(path, directory)):
             continue
         if include_unsupported or path.suffix.lower() in SUPPORTED_SUFFIXES:
             candidates.append((relative.as_posix(), path))
     for _, path in sorted(candidates):
         yield path
+
+
+def outside_link(path: Path, directory: Path) -> str:
+    """Why ``path`` must not be followed: a symbolic link leading outside ``directory``, or a broken one; ""
+    for anything else."""
+    if not path.is_symlink():
+        return ""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing target, or a loop of links
+        return f"broken symlink (to {display_name(os.readlink(path))}): not followed"
+    if not target.is_relative_to(Path(directory).resolve()):
+        return f"symlink pointing outside the corpus (to {display_name(target)}): not followed; copy the file in"
+    return ""

@@ -16,6 +16,7 @@ Headings are written as markdown (``## 标题``) so ingest/structure.py gives th
 from __future__ import annotations
 
 import re
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from io import BytesIO
@@ -26,6 +27,10 @@ HEADING_SIZE_RATIO = 1.15
 MAX_HEADING_CHARS = 50
 _SENTENCE_MARKS = "。！？；!?;"
 _DEFAULT_SIZE = 10.0  # Word's size when neither the styles nor the document defaults set one
+MB = 2**20
+MAX_EXPANDED_BYTES = 200 * MB  # what all parts of one DOCX may expand to: a long text with images is ~20 MB
+MAX_RATIO = 100  # real DOCX parts deflate at most ~20:1; a zip bomb's at ~1000:1
+RATIO_CHECKED_FROM = 10 * MB  # small parts may compress well (repeated XML); only big ones are checked
 
 
 class DocxError(Exception):
@@ -180,12 +185,54 @@ def mark_headings(blocks: list[_Block]) -> list[str]:
     return texts
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{count / MB:.0f} MB"
+
+
+def check_archive(data: bytes) -> None:
+    """Refuse a DOCX whose parts would expand past MAX_EXPANDED_BYTES, or a big part compressed like a zip
+    bomb, from the ZIP directory alone (nothing is decompressed); zipfile never yields more than a part's
+    declared size, so these sizes bound what reading it can take."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as error:
+        raise DocxError(f"corrupt DOCX: not a ZIP archive, so not a readable .docx file ({error})") from error
+    expanded = sum(part.file_size for part in parts)
+    if expanded > MAX_EXPANDED_BYTES:
+        limit = f"{MAX_EXPANDED_BYTES // MB} MB"
+        raise DocxError(f"DOCX expands to {_size(expanded)}, over the {limit} limit (a zip bomb?)")
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > RATIO_CHECKED_FROM and ratio > MAX_RATIO:
+            raise DocxError(
+                f"DOCX part {part.filename} expands {ratio:.0f}-fold to {_size(part.file_size)} (a zip bomb?)"
+            )
+
+
+def _malformed_part(data: bytes) -> str:
+    """The first XML part of the archive that is not well-formed, or ""."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if name.endswith((".xml", ".rels")):
+                try:
+                    etree.fromstring(archive.read(name), parser)
+                except etree.XMLSyntaxError:
+                    return name
+    return ""
+
+
 def docx_text(data: bytes) -> DocxText:
     """The text of a .docx file, or DocxError saying why it cannot be read."""
     import docx
+    from lxml import etree
 
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise DocxError("an old Word (.doc) file renamed .docx; save it as .docx in Word or LibreOffice")
+    check_archive(data)
     try:
         document = docx.Document(BytesIO(data))
         blocks = read_blocks(document)
@@ -195,8 +242,11 @@ def docx_text(data: bytes) -> DocxText:
             "source": (properties.author or "").strip(),
             "date": properties.created.date().isoformat() if properties.created else "",
         }
+    except etree.XMLSyntaxError as error:
+        where = _malformed_part(data) or "one of its parts"
+        raise DocxError(f"corrupt DOCX: malformed XML in {where} ({error.msg})") from error
     except Exception as error:  # a parser of untrusted bytes (zip, XML): any failure means "not readable"
-        raise DocxError(f"not a readable .docx file ({type(error).__name__}: {error})") from error
+        raise DocxError(f"corrupt DOCX: not a readable .docx file ({type(error).__name__}: {error})") from error
     title = next((b.text for b in blocks if b.is_title), "")
     text = "\n\n".join(mark_headings(blocks))
     return DocxText(text, " ".join(title.split()), {k: v for k, v in core.items() if v})

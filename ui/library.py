@@ -158,7 +158,7 @@ def check_upload(
             document = ingest_file(copy, name, max_bytes=max_bytes)
         except IngestError as error:
             raise Rejected(original, error.reason) from None
-        except (RecursionError, MemoryError, UnicodeError, ValueError) as error:
+        except Exception as error:  # last resort: a reader library failing on a malformed file
             raise Rejected(original, f"could not be read ({type(error).__name__}: {error})") from None
     return Accepted(original, name, data, document)
 

@@ -55,6 +55,8 @@ def add_uploads(lib, uploads, encoder) -> None:
         renamed = f" (stored as {added.name})" if added.name != added.original else ""
         paragraphs = len(added.document.paragraphs)
         say("success", f"Added “{added.document.title}”{renamed}: {paragraphs} paragraphs.")
+    for problem in change.report.problems if change.report else ():  # other files of the folder, refused
+        say("error", f"Not indexed: {problem}.")
     if change.added:
         core.forget_searchers()
     next_round("upload-round")
