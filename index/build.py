@@ -116,12 +116,22 @@ class ChunkedDocument:
         return len(self.chunks) + len(self.sentence_chunk)
 
 
-def chunk_documents(documents: list[Document], encoder: Encoder, settings: BuildSettings) -> list[ChunkedDocument]:
+def chunk_documents(
+    documents: list[Document], encoder: Encoder, settings: BuildSettings, problems: list[str] | None = None
+) -> list[ChunkedDocument]:
+    """Each document cut into chunks; one that fails to chunk is reported in ``problems`` and left out, so
+    one bad document never stops the others."""
     chunked = []
     for doc in documents:
-        chunks = chunk_document(
-            doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens, settings.intro_tokens
-        )
+        try:
+            chunks = chunk_document(
+                doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens, settings.intro_tokens
+            )
+        except Exception as error:  # a bug meeting an odd text: this document's problem, not the build's
+            if problems is None:
+                raise
+            problems.append(f"{doc.doc_id}: could not be cut into passages ({type(error).__name__}: {error})")
+            continue
         chunked.append(ChunkedDocument(doc, chunks, *sentence_rows(chunks)))
     return chunked
 
@@ -299,7 +309,13 @@ def _build(
         f"{len(documents)} documents: {len(changed)} to embed, {len(documents) - len(changed)} unchanged, "
         f"{len(removed)} removed; model {encoder.name}"
     )
-    chunked = chunk_documents(changed, encoder, settings)
+    unchunked: list[str] = []  # a document that fails to chunk keeps its previous copy, if it had one
+    chunked = chunk_documents(changed, encoder, settings, unchunked)
+    for problem in unchunked:
+        log(f"skipped: {problem}")
+    report.problems += unchunked
+    failed = {problem.split(": ", 1)[0] for problem in unchunked}
+    report.accepted = [doc_id for doc_id in report.accepted if doc_id not in failed]
     del documents, changed  # from here on a document is held by its batch only
     work = batches(chunked, BATCH_CHUNKS)
     progress_report = BuildProgress(progress, sum(item.texts for item in chunked))

@@ -259,11 +259,16 @@ def create_library(data: Path, name: str, description: str = "", source: Path | 
 
 def _documents_in(source: Path) -> list[tuple[str, Path]]:
     """(relative path, file) for each document file under ``source`` that ingest would read."""
-    from ingest.readers import SUPPORTED_SUFFIXES, iter_corpus_files
+    from ingest.readers import SUPPORTED_SUFFIXES, iter_corpus_files, outside_link
 
     if not source.is_dir():
         raise LibraryError(f"{source} is not a folder.")
-    files = [(path.relative_to(source).as_posix(), path) for path in iter_corpus_files(source)]
+    # a link leading out of the folder is not copied: copying would read what ingest refuses to follow
+    files = [
+        (path.relative_to(source).as_posix(), path)
+        for path in iter_corpus_files(source)
+        if not outside_link(path, source)
+    ]
     if not files:
         kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise LibraryError(f"{source} holds no documents ({kinds}).")

@@ -246,3 +246,28 @@ def test_a_build_cli_run_prints_the_refused_files_last(hostile, tmp_path, capsys
     out = capsys.readouterr().out.splitlines()
     assert out[-3] == "2 file(s) refused, not indexed:"
     assert "empty.txt: file is empty" in out[-2] and "outside.txt: symlink pointing outside the corpus" in out[-1]
+
+
+def test_a_document_that_fails_to_chunk_is_reported_and_the_others_are_kept():
+    """A failure meeting one odd text while chunking is that document's problem: the others are still chunked."""
+    from index.build import BuildSettings, chunk_documents
+    from ingest.documents import Document, Paragraph
+
+    class Counter:  # tokens counted as characters (the model is not the subject); one text breaks it
+        @staticmethod
+        def count_tokens(text: str) -> int:
+            if "\ufffd" in text:
+                raise ValueError("cannot count this text")
+            return len(text)
+
+    texts = {"a.txt": "数据安全法自2021年9月1日起施行。", "odd.txt": "乱码\ufffd乱码。" * 400}
+    documents = [
+        Document(doc_id=name, title=name, text=text, paragraphs=[Paragraph(1, 0, len(text))])
+        for name, text in texts.items()
+    ]
+    problems: list[str] = []
+    chunked = chunk_documents(documents, Counter, BuildSettings(), problems)
+    assert [item.document.doc_id for item in chunked] == ["a.txt"]
+    assert problems == ["odd.txt: could not be cut into passages (ValueError: cannot count this text)"]
+    with pytest.raises(ValueError):  # without a list to report into, the failure is the caller's
+        chunk_documents(documents, Counter, BuildSettings())

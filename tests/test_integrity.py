@@ -156,3 +156,24 @@ def test_a_reader_racing_a_prune_reads_the_new_live_version(index_dir, monkeypat
     monkeypatch.setattr(PassageIndex, "_load", staticmethod(pruned_meanwhile))
     index = PassageIndex.load(index_dir)
     assert calls == [live, newer] and len(index.documents) == 3
+
+
+def test_a_batch_stops_with_one_message_when_the_index_turns_out_damaged_mid_run(tmp_path):
+    """A damaged file found while answering is the index's fault: the run stops once instead of blaming
+    each remaining line of the user's file."""
+    from index.batch import BatchLine, run_batch
+
+    lines = [BatchLine(n, {"id": n, "question": f"问题{n}"}) for n in (1, 2, 3)]
+    asked = []
+
+    def answer(question: str) -> dict:
+        asked.append(question)
+        if len(asked) == 2:
+            raise IndexDamaged(tmp_path / "chunks.jsonl", "checksum differs", tmp_path)
+        return {"hits": []}
+
+    results = run_batch(lines, answer)
+    assert next(results)["id"] == 1
+    with pytest.raises(IndexDamaged, match=r"chunks\.jsonl"):
+        next(results)
+    assert asked == ["问题1", "问题2"]  # the third line was never asked

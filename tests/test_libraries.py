@@ -270,3 +270,14 @@ def test_cli_index_and_corpus_flags_work_as_before(capsys, tmp_path):
     code, out, _ = run(capsys, "search", QUESTION, "--index", str(tmp_path / "index"), "--json", "--k", "1")
     assert code == 0 and json.loads(out)["hits"][0]["doc"] == "law.md"
     assert list((Path(os.environ[settings.ENV_DATA])).iterdir()) == []  # no library involved
+
+
+def test_a_library_made_from_a_folder_does_not_copy_links_leading_out_of_it(data_dir, tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "inside.txt").write_text("数据安全法自2021年9月1日起施行。", encoding="utf-8")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("不该被复制的内容", encoding="utf-8")
+    (source / "link.txt").symlink_to(secret)
+    copied = libraries.create_library(data_dir, "links", source=source)
+    assert copied.files() == ["inside.txt"]
