@@ -164,7 +164,7 @@ def write_report(report: dict, out: Path) -> None:
             "## Collections of 1k to 1M passages",
             "",
             "Each size: one process assembles and saves the index (real passages first, then synthetic ones, "
-            "bench_data.py) as a large collection is built, in segments of at most 200,000 passages (the first a "
+            "eval/bench/data.py) as a large collection is built, in segments of at most 200,000 passages (the first a "
             "new index, each further one an incremental update); a fresh serving process loads it and answers "
             "every dev and held-out question; the plain path (torch fp32 questions, exact IndexFlatIP) runs in a "
             "third process.",
