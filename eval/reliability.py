@@ -109,7 +109,7 @@ def failed(report: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eval.bench import environment
+    from eval.bench.common import environment
 
     parser = argparse.ArgumentParser(prog="python -m eval.reliability", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer kills, no 100 MB file, fewer questions")
