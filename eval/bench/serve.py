@@ -169,29 +169,34 @@ def serve_vectors_only(args: dict, baseline: bool) -> dict:
 
 
 class Profile:
-    """Time per step of a question, by wrapping the Searcher's methods and index.search's functions
-    (nothing in index/search.py changes); what no wrapper covers is reported as ``other``."""
+    """Time per stage of a question, by wrapping the stages the searcher calls (the functions its module
+    imported, and the methods of its keyword scorer and encoder); what no wrapper covers is ``other``."""
 
-    METHODS = ("dense_candidates", "keyword_groups", "add_keyword_scores", "add_sentence_scores", "fuse", "collapse")
-    FUNCTIONS = ("to_simplified", "fuse", "collapse")
+    # (label, name in index.search.searcher) (the labels are the report's rows, kept across versions)
+    FUNCTIONS = (
+        ("to_simplified", "to_simplified"),
+        ("dense_candidates", "dense_candidates"),
+        ("add_sentence_scores", "add_sentence_scores"),
+        ("fuse", "fuse"),
+        ("collapse", "collapse"),
+        ("highlight", "highlight_row"),
+    )
 
     def __init__(self, searcher):
-        import index.search as search_module
+        import index.search.searcher as stages
 
         self.totals: dict[str, float] = {}
         self.searcher = searcher
         self.wrapped = []
         self.restore = []
-        for name in self.METHODS:
-            if callable(getattr(searcher, name, None)):
-                self._wrap(searcher, name, name)
+        self._wrap(searcher.keyword, "groups", "keyword_groups")
+        self._wrap(searcher.keyword, "add_scores", "add_keyword_scores")
         self._wrap(searcher.encoder, "encode_queries", "encode_question")
-        self._wrap(searcher, "make_hit", "make_hits")
-        for name in self.FUNCTIONS:
-            if callable(getattr(search_module, name, None)) and name not in self.totals:
-                original = getattr(search_module, name)
-                self.restore.append((search_module, name, original))
-                setattr(search_module, name, self._timed(original, name))
+        self._wrap(searcher, "hits", "make_hits")
+        for label, name in self.FUNCTIONS:
+            original = getattr(stages, name)
+            self.restore.append((stages, name, original))
+            setattr(stages, name, self._timed(original, label))
 
     def _timed(self, original, label: str):
         totals = self.totals
