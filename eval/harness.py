@@ -46,7 +46,8 @@ class EvalResult:
     metrics: dict[str, dict[str, float]]  # group ("all", "zh", "en", type:...) -> metric -> value
     results: list[QuestionResult] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)  # question ids whose evidence no passage holds
-    per_question: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> question id -> value
+    qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # what was scored (ranx's dict forms)
+    run: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def build_qrels(questions: Sequence[Question], passages: dict[str, str]) -> tuple[dict, list[str]]:
@@ -74,19 +75,19 @@ def run_questions(search: SearchFunction, questions: Sequence[Question], k: int 
     return results
 
 
-def fixed_width_ids(qrels: dict, run: dict) -> tuple[dict, dict]:
-    """The same qrels and run with every passage id replaced by a number of one fixed width, in the ids' own
+def fixed_width_ids(qrels: dict, *runs: dict) -> tuple[dict, ...]:
+    """The same qrels and runs with every passage id replaced by a number of one fixed width, in the ids' own
     sort order (so nothing ranks differently). ranx stores passage ids as numpy strings as wide as the
     longest one, and numba compiles its kernels again for every new width: each question group of every
     evaluation (minutes on a first run, and again on each new index). With one width they compile once and
     numba's disk cache keeps them."""
-    ids = sorted({pid for ranked in (*qrels.values(), *run.values()) for pid in ranked})
+    ids = sorted({pid for table in (qrels, *runs) for ranked in table.values() for pid in ranked})
     number = {pid: f"{i:0{ID_WIDTH}d}" for i, pid in enumerate(ids)}
 
     def renamed(table: dict) -> dict:
         return {qid: {number[pid]: value for pid, value in ranked.items()} for qid, ranked in table.items()}
 
-    return renamed(qrels), renamed(run)
+    return tuple(renamed(table) for table in (qrels, *runs))
 
 
 def score(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str, float]:
@@ -111,21 +112,36 @@ def warm_metrics() -> None:
     run = {"q1": {"p1": 1.0, "p2": 0.5}, "q2": {"p2": 1.0, "p3": 0.5, "p5": 1 / 3}}
     score(qrels, run)
     score({"q1": qrels["q1"]}, {"q1": run["q1"]})
-    per_question_scores(qrels, run)
+    compare_runs(qrels, {"a": run, "b": {**run, "q1": {"p2": 1.0}}}, ["mrr@10"], 0.05, permutations=10)
 
 
-def per_question_scores(qrels: dict, run: dict, metrics: Sequence[str] = METRICS) -> dict[str, dict[str, float]]:
-    """metric -> question id -> value, for paired significance tests between configurations."""
-    from ranx import Qrels, Run, evaluate
+def compare_runs(
+    qrels: dict, runs: dict[str, dict], metrics: Sequence[str], max_p: float, permutations: int = 1000
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Paired significance between every two runs (ranx ``compare``, Fisher's randomization test, seeded):
+    (name, other name) -> metric -> p-value."""
+    from ranx import Qrels, Run, compare
 
-    ids = list(qrels)
-    qrels, run = fixed_width_ids(qrels, run)
+    qrels, *tables = fixed_width_ids(qrels, *runs.values())
     with RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ranx_qrels, ranx_run = Qrels(qrels), Run(run)
-        ranx_run.make_comparable(ranx_qrels)
-        evaluate(ranx_qrels, ranx_run, list(metrics), return_mean=False, save_results_in_run=True)
-    return {metric: {qid: float(ranx_run.scores[metric][qid]) for qid in ids} for metric in metrics}
+        report = compare(
+            Qrels(qrels),
+            [Run(table, name=name) for name, table in zip(runs, tables, strict=True)],
+            metrics=list(metrics),
+            stat_test="fisher",
+            n_permutations=permutations,
+            max_p=max_p,
+            random_seed=42,
+            make_comparable=True,
+        )
+    names = list(runs)
+    return {
+        (a, b): {metric: float(report.comparisons[a, b][metric]["p_value"]) for metric in metrics}
+        for a in names
+        for b in names
+        if a != b
+    }
 
 
 def highlight_holds_evidence(question: Question, hit: Hit) -> bool:
@@ -182,4 +198,4 @@ def evaluate_search(
         share = highlight_share([by_id[i] for i in ids])
         if share is not None:
             metrics[group][HIGHLIGHT] = share
-    return EvalResult(name, metrics, results, unreachable, per_question_scores(qrels, run))
+    return EvalResult(name, metrics, results, unreachable, qrels, run)

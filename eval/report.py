@@ -1,5 +1,5 @@
 """Side-by-side reports of several configurations: a table, paired significance
-tests against the first configuration (Fisher's randomization test, from ranx),
+tests against the first configuration (ranx compare: Fisher's randomization test),
 a bar chart, and the failed questions with what was retrieved instead."""
 
 from __future__ import annotations
@@ -22,20 +22,13 @@ def label(metric: str) -> str:
 
 
 def significance(results: list[EvalResult]) -> dict[str, dict[str, float]]:
-    """p-values of each configuration against the first, paired by question."""
-    from ranx.statistical_tests.fisher_randomization_test import fisher_randomization_test
+    """p-values of each configuration against the first, paired by question (all configurations answer the
+    same questions: the first one's qrels)."""
+    from eval.harness import compare_runs
 
-    base = results[0]
-    tests: dict[str, dict[str, float]] = {}
-    for result in results[1:]:
-        tests[result.name] = {}
-        for metric in TESTED:
-            ids = sorted(base.per_question[metric])
-            control = np.array([base.per_question[metric][i] for i in ids])
-            treatment = np.array([result.per_question[metric][i] for i in ids])
-            p_value, _ = fisher_randomization_test(control, treatment, 1000, SIGNIFICANT, 42)
-            tests[result.name][metric] = float(p_value)
-    return tests
+    runs = {result.name: result.run for result in results}
+    pairs = compare_runs(results[0].qrels, runs, TESTED, SIGNIFICANT)
+    return {result.name: pairs[results[0].name, result.name] for result in results[1:]}
 
 
 def groups_of(results: list[EvalResult]) -> list[str]:

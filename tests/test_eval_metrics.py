@@ -127,7 +127,7 @@ def test_scores_are_those_of_ranx_over_the_original_ids_and_compile_once():
 
     from ranx import Qrels, Run, evaluate
 
-    from eval.harness import METRICS, fixed_width_ids, per_question_scores, score, warm_metrics
+    from eval.harness import METRICS, compare_runs, fixed_width_ids, score, warm_metrics
 
     rng = random.Random(7)
     cases = []
@@ -142,9 +142,23 @@ def test_scores_are_those_of_ranx_over_the_original_ids_and_compile_once():
     compiled = ranx_signatures()
     assert score(qrels, run) == pytest.approx(expected)
     for qrels, run in cases:
-        assert per_question_scores(qrels, run)["mrr@10"].keys() == qrels.keys()
+        p_values = compare_runs(qrels, {"a": run, "b": cases[0][1]}, ["mrr@10"], 0.05, permutations=10)
+        assert 0 <= p_values["a", "b"]["mrr@10"] <= 1 and p_values["a", "b"] == p_values["b", "a"]
         score(qrels, run)
         renamed_qrels, renamed_run = fixed_width_ids(qrels, run)
         assert {len(pid) for ranked in renamed_run.values() for pid in ranked} == {10}
         assert sorted(renamed_qrels) == sorted(qrels)
     assert ranx_signatures() == compiled  # nothing compiled after the warm-up, whatever the ids
+
+
+def test_significance_comes_from_ranx_compare_and_finds_a_real_difference():
+    """A run that ranks the relevant passage first for every question against one that never retrieves it:
+    p < .05; a run against a copy of itself: p = 1."""
+    from eval.harness import compare_runs
+
+    qrels = {f"q{i}": {f"p{i}": 1} for i in range(30)}
+    good = {f"q{i}": {f"p{i}": 1.0, "other": 0.5} for i in range(30)}
+    bad = {f"q{i}": {"other": 1.0, "else": 0.5} for i in range(30)}
+    p_values = compare_runs(qrels, {"good": good, "bad": bad, "same": dict(good)}, ["mrr@10"], 0.05)
+    assert p_values["good", "bad"]["mrr@10"] < 0.05
+    assert p_values["good", "same"]["mrr@10"] == pytest.approx(1.0)
