@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.beir:
         return run_beir(args, specs)
     questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
-    searcher = open_searcher(args.index, args.model)
+    searcher = open_searcher(settings.index_dir(args.index), settings.asked_model(args.model), settings.backend_name())
     index_dir = settings.index_dir(args.index)
     results = run_configurations(specs, questions, index_dir, searcher.encoder, args.k)
     return present(results, args, f"Retrieval eval: {(args.qa or settings.BUNDLED_QA).name}", searcher)
@@ -102,7 +102,7 @@ def run_beir(args: argparse.Namespace, specs: list[str]) -> int:
     questions = [
         replace(q, relevant_docs=tuple((beir_file_name(d), g) for d, g in q.relevant_docs)) for q in beir.questions
     ]
-    encoder = Encoder(args.model)
+    encoder = Encoder(settings.model_name(args.model), backend=settings.backend_name())
     with tempfile.TemporaryDirectory(prefix="citelens-beir-") as work:
         corpus, index_dir = Path(work) / "corpus", Path(work) / "index"
         write_beir_corpus(beir, corpus)
@@ -118,7 +118,7 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
 
     started = time.perf_counter()
     sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
-    encoder = Encoder(args.model)
+    encoder = Encoder(settings.model_name(args.model), backend=settings.backend_name())
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
     runs = run_suite(sets, specs, encoder, args.k, log=log)
     answerability = None
@@ -174,7 +174,7 @@ def calibrate(args: argparse.Namespace) -> int:
     from index.encoder import Encoder
 
     sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
-    encoder = Encoder(args.model)
+    encoder = Encoder(settings.model_name(args.model), backend=settings.backend_name())
     asked, collections = ask_collections(sets, encoder, lambda message: print(message, file=sys.stderr))
     backgrounds = {name: c.background for name, c in collections.items()}
     calibration = fit_calibration([a for a in asked if a.part == "calibration"], backgrounds)

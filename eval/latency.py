@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qa", type=Path, nargs="+", default=[settings.BUNDLED_QA])
     parser.add_argument("--k", type=int, default=10)
     args = parser.parse_args(argv)
-    searcher = open_searcher(args.index)
+    searcher = open_searcher(settings.index_dir(args.index), settings.asked_model(), settings.backend_name())
     questions = [q.question for path in args.qa for q in read_gold_jsonl(path)]
     searcher.warm()  # lazy loads (dictionaries, models), as the app does at start
     times = []

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_verify(args)
         from index.exports import prepare_default_model
 
-        print(prepare_default_model())
+        print(prepare_default_model(backend=settings.backend_name()))
         return 0
     except KeyboardInterrupt:
         return 130
@@ -189,7 +189,8 @@ def run_library(args: argparse.Namespace) -> int:
         from index.encoder import Encoder
 
         try:
-            report = libraries.build_library(created, Encoder(args.model, backend=args.backend))
+            encoder = Encoder(settings.model_name(args.model), backend=settings.backend_name(args.backend))
+            report = libraries.build_library(created, encoder)
         except KeyboardInterrupt:
             print(f"Stopped; resume with: python -m index build --library {quoted(created.name)}", file=sys.stderr)
             raise
@@ -220,7 +221,7 @@ def run_build(args: argparse.Namespace) -> int:
     report = build_index(
         args.corpus or settings.BUNDLED_CORPUS,
         settings.index_dir(args.index),
-        Encoder(args.model, backend=args.backend),
+        Encoder(settings.model_name(args.model), backend=settings.backend_name(args.backend)),
         BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),
         vector_store=args.vector_store,
         lock_timeout=0 if args.no_wait else args.wait_timeout,
@@ -264,11 +265,15 @@ def run_search(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         from index.batch import read_batch, run_batch
 
         lines = read_batch(args.batch)
-        searcher = open_searcher(args.index, args.model, args.backend)
+        searcher = open_searcher(
+            settings.index_dir(args.index), settings.asked_model(args.model), settings.backend_name(args.backend)
+        )
         for result in run_batch(lines, lambda question: answer_json(searcher.answer(question, k=args.k))):
             print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0
-    searcher = open_searcher(args.index, args.model, args.backend)
+    searcher = open_searcher(
+        settings.index_dir(args.index), settings.asked_model(args.model), settings.backend_name(args.backend)
+    )
     answer = searcher.answer(args.question, k=args.k)
     if args.json:
         print(json.dumps({"question": args.question, **answer_json(answer)}, ensure_ascii=False))

@@ -31,7 +31,7 @@ QUERY_CACHE = 4096  # question vectors kept (1.5 KB each for a 384-dimensional m
 class Encoder:
     """A sentence-transformers model with its query/passage prompts, run by one of several backends.
 
-    ``backend`` (``--backend``, $CITELENS_BACKEND) names the runtime that embeds passages — where index
+    ``backend`` (``--backend``, $CITELENS_BACKEND read by the CLIs) names the runtime that embeds passages — where index
     building spends its time. Questions are embedded by the runtime ``QUERY_RUNTIME`` names: ``onnx-int8``'s
     full-precision sibling (its activations are quantized per batch, which costs a one-text question more
     than a batch of passages), ``openvino-int8`` itself (static scales: its questions and passages share
@@ -41,10 +41,11 @@ class Encoder:
     """
 
     def __init__(self, name: str | None = None, backend: str | None = None, query_backend: str | None = None):
-        self.name = settings.model_name(name)
+        # None: the bundled model and the measured backend (flags and environment are read by the CLIs and app)
+        self.name = name or settings.DEFAULT_MODEL
         self.path = resolve_model_path(self.name)
-        self.backend = settings.backend_name(backend)
-        self.query_backend = settings.backend_name(query_backend or QUERY_RUNTIME.get(self.backend, self.backend))
+        self.backend = settings.checked_backend(backend or settings.DEFAULT_BACKEND)
+        self.query_backend = settings.checked_backend(query_backend or QUERY_RUNTIME.get(self.backend, self.backend))
         self._runtimes: dict[str, Runtime] = {}
         # Questions asked again (a rerun of the app's page, the background questions of every build) are not
         # encoded again: a bounded cache by text, shared by the threads that ask.
@@ -133,7 +134,7 @@ def load_token_counter(name: str | None = None) -> Callable[[str], int]:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_path(settings.model_name(name))))
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model_path(name or settings.DEFAULT_MODEL)))
 
     def count_tokens(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])

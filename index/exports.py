@@ -76,8 +76,8 @@ def prepare_backend(
     calibration_texts: Sequence[str] | None = None,
 ) -> list[Path]:
     """Export what ``backend`` needs (passage and question runtimes) beside the model, once; later calls are free."""
-    backend = settings.backend_name(backend)
-    path = resolve_model_path(settings.model_name(name))
+    backend = settings.checked_backend(backend or settings.DEFAULT_BACKEND)
+    path = resolve_model_path(name or settings.DEFAULT_MODEL)
     made = []
     for kind in dict.fromkeys([QUERY_RUNTIME.get(backend, backend), backend]):
         if kind != "torch":

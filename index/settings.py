@@ -59,9 +59,18 @@ def model_name(explicit: str | None = None) -> str:
     return explicit or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
 
 
+def asked_model(explicit: str | None = None) -> str | None:
+    """``--model`` flag, else $CITELENS_MODEL, else None: an index is then searched with the model that built it."""
+    return explicit or os.environ.get(ENV_MODEL) or None
+
+
 def backend_name(explicit: str | None = None) -> str:
     """``--backend`` flag, else $CITELENS_BACKEND, else the measured default."""
-    value = (explicit or os.environ.get(ENV_BACKEND) or DEFAULT_BACKEND).strip().lower()
+    return checked_backend(explicit or os.environ.get(ENV_BACKEND) or DEFAULT_BACKEND)
+
+
+def checked_backend(value: str) -> str:
+    value = value.strip().lower()
     if value not in BACKENDS:
         raise ValueError(f"Unknown encoder backend '{value}'; choose one of: {', '.join(BACKENDS)}.")
     return value

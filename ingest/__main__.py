@@ -35,7 +35,9 @@ def token_counter(tokenizer_path: Path | None) -> Callable[[str], int]:
         from index.encoder import load_token_counter
     except ImportError as error:
         raise SystemExit(f"cannot count tokens: index.encoder is unavailable ({error}); pass --tokenizer") from error
-    return load_token_counter()
+    from index import settings
+
+    return load_token_counter(settings.model_name())
 
 
 def summary_lines(doc: Document) -> list[str]:

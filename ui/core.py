@@ -10,7 +10,6 @@ says what takes time while it does, and adapts calls.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -120,7 +119,7 @@ def index_version(directory: Path) -> str:
 def load_encoder(name: str):
     from index.encoder import Encoder
 
-    return Encoder(name)
+    return Encoder(name, backend=settings.backend_name())
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -130,7 +129,7 @@ def load_searcher(directory: str, version: str):
     from index.search import Searcher
 
     built_with = read_manifest(Path(directory))["model"]["name"]
-    model = load_encoder(os.environ.get(settings.ENV_MODEL) or built_with)
+    model = load_encoder(settings.asked_model() or built_with)
     searcher = Searcher(PassageIndex.load(Path(directory), model.info), model)
     searcher.warm()  # loads the word segmenter, converter, dictionaries and second encoder now, not on question one
     return searcher

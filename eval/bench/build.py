@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from eval.bench.common import folder_mb, peak_rss_mb
+from index import settings
 
 # ---- stage: build and incremental updates -------------------------------------------------------------
 
@@ -19,7 +20,7 @@ def stage_build(args: dict) -> dict:
     corpus = Path(args["corpus"])
     directory = Path(args["work"]) / "build-index"
     shutil.rmtree(directory, ignore_errors=True)
-    encoder = Encoder()
+    encoder = Encoder(backend=settings.backend_name())
     encoder.encode_passages(["预热"])
     quiet = {"progress": False, "log": lambda m: None}
     started = time.perf_counter()
@@ -99,7 +100,7 @@ def stage_scale_build(args: dict) -> dict:
     build_module.BATCH_CHUNKS = int(args["batch_chunks"])
     corpus, directory = Path(args["corpus"]), Path(args["work"]) / "scale-index"
     shutil.rmtree(directory, ignore_errors=True)
-    encoder = Encoder()
+    encoder = Encoder(backend=settings.backend_name())
     encoder.encode_passages(["预热"])
     texts = {"total": 0}
     batches = []

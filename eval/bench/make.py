@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench.common import folder_mb, log, peak_rss_mb, questions
+from index import settings
 
 MAKE_BATCH = 200_000  # passages a batch when assembling a large index (a segment each)
 
@@ -184,7 +185,7 @@ def save_exact(vectors: np.ndarray, args: dict) -> None:
 
     from index.encoder import Encoder
 
-    encoder = Encoder()
+    encoder = Encoder(backend=settings.backend_name())
     query_vectors = encoder.encode_queries([q.question for q in questions()])
     np.save(Path(args["queries"]), query_vectors)
     flat = faiss.IndexFlatIP(vectors.shape[1])

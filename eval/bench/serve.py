@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench.common import peak_rss_mb, percentiles, questions, rss_mb, rss_split_mb
+from index import settings
 
 
 def stage_serve(args: dict) -> dict:
@@ -38,7 +39,7 @@ def stage_serve(args: dict) -> dict:
         index.vectors = RowVectors(store, np.arange(store.count()))
         encoder = Encoder(backend="torch")
     else:
-        encoder = Encoder()
+        encoder = Encoder(backend=settings.backend_name())
     texts = [q.question for q in questions()]
     query_vectors = encoder.encode_queries(texts[:2])  # loads the question runtime
     memory["after_encoder_rss_mb"] = round(rss_mb(), 1)
@@ -130,7 +131,7 @@ def serve_vectors_only(args: dict, baseline: bool) -> dict:
         store = load_store(directory, json.loads((directory / "store.json").read_text()))
     load_seconds = time.perf_counter() - started
     memory["after_index_rss_mb"] = round(rss_mb(), 1)
-    encoder = Encoder(backend="torch") if baseline else Encoder()
+    encoder = Encoder(backend="torch") if baseline else Encoder(backend=settings.backend_name())
     texts = [q.question for q in questions()]
     query_vectors = encoder.encode_queries(texts)
     memory["after_encoder_rss_mb"] = round(rss_mb(), 1)

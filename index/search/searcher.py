@@ -11,6 +11,7 @@ import functools
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from index import second_encoder
 from index.answerability import (
@@ -205,16 +206,12 @@ class Searcher:
         return Searcher(self.index, self.encoder, replace(config))
 
 
-def open_searcher(index_dir=None, model: str | None = None, backend: str | None = None) -> Searcher:
+def open_searcher(index_dir: Path, model: str | None = None, backend: str | None = None) -> Searcher:
     """Load the index and the model that built it (or the one asked for, which must match); ``backend``
-    chooses the encoder backend (default $CITELENS_BACKEND, else the measured default)."""
-    import os
-
-    from index import settings
+    chooses the encoder backend (None: the measured default)."""
     from index.passage_index import read_manifest
 
-    directory = settings.index_dir(index_dir)
+    directory = Path(index_dir)
     built_with = read_manifest(directory)["model"]["name"]
-    asked = model or os.environ.get(settings.ENV_MODEL)
-    encoder = Encoder(asked or built_with, backend=backend)
+    encoder = Encoder(model or built_with, backend=backend)
     return Searcher(PassageIndex.load(directory, encoder.info), encoder)
