@@ -37,21 +37,37 @@ NORMAL = {
 
 
 def run(args: list[str], workdir: Path, name: str) -> dict:
-    """Run ``python -m …`` as a child; its exit code, output, seconds and peak RSS (os.wait4: this child's)."""
+    """Run ``python -m …`` as a child; its exit code, output, seconds and peak RSS.
+
+    The peak is the child's own VmHWM, read while it runs: the kernel's ru_maxrss of a child starts from
+    its parent's peak at fork, so a large parent (this one, after chunking the 5 MB line) would show."""
     out, err = workdir / f"{name}.out", workdir / f"{name}.err"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(PROJECT), "PYTHONIOENCODING": "utf-8"}
     started = time.perf_counter()
+    peak_kb = 0
     with out.open("wb") as stdout, err.open("wb") as stderr:
         child = subprocess.Popen([sys.executable, "-m", *args], stdout=stdout, stderr=stderr, cwd=PROJECT, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)  # told to Popen, so it does not wait again
+        while child.poll() is None:
+            peak_kb = max(peak_kb, high_water_kb(child.pid))
+            time.sleep(0.05)
     return {
         "exit": child.returncode,
         "seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),  # Linux reports kilobytes
+        "peak_rss_mb": round(peak_kb / 1024),
         "stdout": out.read_text("utf-8", "replace"),
         "stderr": err.read_text("utf-8", "replace"),
     }
+
+
+def high_water_kb(pid: int) -> int:
+    """A running process's peak resident memory so far (0 once it has ended)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def single_line_case(case: HostileCase) -> dict:
