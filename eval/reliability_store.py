@@ -291,16 +291,13 @@ def damage_checks(ctx: Context, quick: bool) -> list[dict]:
             damage(file_of(index_dir, pattern), mode)
             found = {}
             for label, limit in (("load", integrity.FULL_CHECK_AT_LOAD_BYTES), ("load_sizes_only", -1)):
-                saved, integrity.FULL_CHECK_AT_LOAD_BYTES = integrity.FULL_CHECK_AT_LOAD_BYTES, limit
                 try:
-                    PassageIndex.load(index_dir)
+                    PassageIndex.load(index_dir, full_check_bytes=limit)
                     found[label] = "no"
                 except integrity.IndexDamaged:
                     found[label] = "IndexDamaged"
                 except Exception as error:  # any other exception is a finding of this report
                     found[label] = type(error).__name__
-                finally:
-                    integrity.FULL_CHECK_AT_LOAD_BYTES = saved
             try:
                 found["verify"] = "yes" if not integrity.verify_index(index_dir).ok else "no"
             except Exception as error:  # reported

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from index.encoder import Encoder
 from index.integrity import IndexDamaged, verify_index
 from index.keyword import keyword_tokens
+from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy
 from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
 from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
@@ -70,8 +71,9 @@ class BuildReport:
 
 ProgressCallback = Callable[[int, int], None]  # (texts embedded, texts to embed in all)
 
-# Chunks embedded between two saves of a build. ~10k chunks and their sentences are ~10M model tokens, about
-# 20 minutes of embedding on 2 cores, and ~1 GB of vectors and keyword tokens in memory.
+# build_index's default batch: chunks embedded between two saves. ~10k chunks and their sentences are ~10M model
+# tokens, about 20 minutes of embedding on 2 cores, and ~1 GB of vectors and keyword tokens in memory. Not a
+# BuildSettings field: the batch size does not change the index, so it must not force a rebuild.
 BATCH_CHUNKS = 10_000
 
 
@@ -261,10 +263,12 @@ def build_index(
     incremental: bool = True,
     vector_store: str | None = None,
     lock_timeout: float | None = None,
+    batch_chunks: int = BATCH_CHUNKS,
+    merge_policy: MergePolicy = DEFAULT_MERGE_POLICY,
 ) -> BuildReport:
     """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
 
-    New and changed documents are embedded in batches of ``BATCH_CHUNKS`` chunks, each written as a segment
+    New and changed documents are embedded in batches of ``batch_chunks`` chunks, each written as a segment
     before the next is embedded, so memory holds one batch whatever the corpus size. Each batch is also made
     live, so a build that is stopped leaves the last saved batch live and resumes after it when run again
     (saved documents are unchanged by their content hash); every such version is a whole index, each
@@ -273,11 +277,13 @@ def build_index(
 
     ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder).
     The build holds the index folder's writer lock (``index.writer_lock``): another writer waits for it
-    (``lock_timeout`` None), or fails with ``IndexBusy`` at once (0) or after that many seconds."""
+    (``lock_timeout`` None), or fails with ``IndexBusy`` at once (0) or after that many seconds.
+    ``merge_policy``: when an update merges segments (``index.merge_policy``)."""
     if not Path(corpus_dir).is_dir():  # before the lock: a mistyped folder leaves no index folder behind
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
     with writer_lock(index_dir, "build", lock_timeout, log):
-        return _build(corpus_dir, index_dir, encoder, settings, progress, log, incremental, vector_store)
+        options = (incremental, vector_store, batch_chunks, merge_policy)
+        return _build(corpus_dir, index_dir, encoder, settings, progress, log, *options)
 
 
 def _build(
@@ -289,6 +295,8 @@ def _build(
     log: Callable[[str], None],
     incremental: bool,
     vector_store: str | None,
+    batch_chunks: int,
+    merge_policy: MergePolicy,
 ) -> BuildReport:
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -317,7 +325,7 @@ def _build(
     failed = {problem.split(": ", 1)[0] for problem in unchunked}
     report.accepted = [doc_id for doc_id in report.accepted if doc_id not in failed]
     del documents, changed  # from here on a document is held by its batch only
-    work = batches(chunked, BATCH_CHUNKS)
+    work = batches(chunked, batch_chunks)
     progress_report = BuildProgress(progress, sum(item.texts for item in chunked))
     del chunked
     # Each batch is made live as it is saved, unless an index built another way (model, settings) is there:
@@ -333,7 +341,7 @@ def _build(
                 index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
             else:  # a new segment of this batch; the old copies of its documents, and removed ones, deleted
                 gone |= {part.document.doc_id for part in parts} & known_ids
-                index = index.update(parts, gone, corpus_dir, vector_store)
+                index = index.update(parts, gone, corpus_dir, vector_store, merge_policy)
                 gone = set()
             del parts
             last = number + 1 == len(work)

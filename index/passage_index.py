@@ -11,7 +11,6 @@ not use are removed after the swap.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -23,6 +22,7 @@ import numpy as np
 
 from index import integrity
 from index.integrity import IndexDamaged, reading
+from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy, merge_candidates
 from index.models import ModelInfo
 from index.segments import (
     DocumentPart,
@@ -45,13 +45,6 @@ from index.vector_store import FaissStore, MilvusStore, VectorStore, create_stor
 FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 SEGMENTS = "segments"
-# When an update merges segments (a rewrite of their live documents; no re-embedding), as Lucene's log merge
-# policy does. Deleted rows cost disk and a little keyword IDF accuracy; many segments cost a lookup each per
-# question token; a merge holds its segments' sentences and keyword tokens in memory, so it is bounded.
-MERGE_DELETED_SHARE = 0.25  # a segment whose deleted rows pass this share of its rows is rewritten
-MERGE_FACTOR = 8  # this many segments of one size tier are merged into one of the next tier
-TIER_BASE_ROWS = 1000  # tier t holds segments of TIER_BASE_ROWS * MERGE_FACTOR**t rows and up
-MAX_MERGED_ROWS = 100_000  # no merge writes a larger segment (~1 GB of sentence vectors and tokens in memory)
 
 
 class IndexNotFound(RuntimeError):
@@ -186,11 +179,12 @@ class PassageIndex:
         removed: Collection[str],
         corpus_dir: Path | None = None,
         vector_store: str | None = None,
+        merge_policy: MergePolicy = DEFAULT_MERGE_POLICY,
     ) -> PassageIndex:
         """This index without the documents in ``removed`` and with ``parts`` (a changed document is in
         both): one new segment for the parts, the old copies marked deleted, the vector store updated in
         place. The work follows the change, not the collection, until deleted rows or segments pile up and
-        a merge rewrites segments (``merge_candidates``)."""
+        a merge rewrites segments (``merge_policy``: ``index.merge_policy``)."""
         removed = set(removed) & set(self.documents)
         if not _same_store_kind(self.vectors.store, vector_store):  # another store asked for: one new index
             kept = [part for doc_id, part in self.parts().items() if doc_id not in removed]
@@ -230,15 +224,16 @@ class PassageIndex:
         if corpus_dir:
             manifest["corpus"] = str(Path(corpus_dir).resolve())
         index = PassageIndex(_stamped(manifest, segments, frozen, vectors), segments, frozen, vectors, translator)
-        return index.merged()
+        return index.merged(merge_policy)
 
-    def merged(self) -> PassageIndex:
+    def merged(self, policy: MergePolicy = DEFAULT_MERGE_POLICY) -> PassageIndex:
         """This index with segments merged where the policy asks (see ``update``), else itself: a segment
-        with more than ``MERGE_DELETED_SHARE`` of its rows deleted is rewritten (with the others of its kind,
-        up to ``MAX_MERGED_ROWS``), and ``MERGE_FACTOR`` segments of one size tier become one, so an index
-        holds a few segments per tier and each row is rewritten once per tier, not once per update."""
-        group = merge_candidates([len(segment) for segment in self.segments], [len(r) for r in self.live.local])
-        return self.merge(group).merged() if group else self
+        with more than ``policy.deleted_share`` of its rows deleted is rewritten (with the others of its kind,
+        up to ``policy.max_merged_rows``), and ``policy.factor`` segments of one size tier become one, so an
+        index holds a few segments per tier and each row is rewritten once per tier, not once per update."""
+        sizes = [len(segment) for segment in self.segments]
+        group = merge_candidates(sizes, [len(r) for r in self.live.local], policy)
+        return self.merge(group).merged(policy) if group else self
 
     def merge(self, which) -> PassageIndex:
         """Segments ``which`` rewritten as one new segment of their live documents (placed last; none when
@@ -363,14 +358,20 @@ class PassageIndex:
         return directory / version
 
     @classmethod
-    def load(cls, directory: Path, model: ModelInfo | None = None, drop: Collection[str] = ()) -> PassageIndex:
-        """The live version. Every file's size is checked first (and its checksum in a small index); any
-        damage is an ``IndexDamaged`` naming the file. ``drop``: segments left out, their documents with
-        them (a build over damaged segments indexes those documents again)."""
+    def load(
+        cls,
+        directory: Path,
+        model: ModelInfo | None = None,
+        drop: Collection[str] = (),
+        full_check_bytes: int = integrity.FULL_CHECK_AT_LOAD_BYTES,
+    ) -> PassageIndex:
+        """The live version. Every file's size is checked first (and its checksum when the index holds at
+        most ``full_check_bytes``); any damage is an ``IndexDamaged`` naming the file. ``drop``: segments
+        left out, their documents with them (a build over damaged segments indexes those documents again)."""
         for attempt in range(2):
             version_dir = live_version(directory)
             try:
-                index = cls._load(Path(directory), version_dir, drop)
+                index = cls._load(Path(directory), version_dir, drop, full_check_bytes)
                 break
             except (IndexDamaged, IndexNotFound):
                 # A build switched versions and removed this one while it was read: read the new one.
@@ -381,7 +382,7 @@ class PassageIndex:
         return index
 
     @classmethod
-    def _load(cls, directory: Path, version_dir: Path, drop: Collection[str]) -> PassageIndex:
+    def _load(cls, directory: Path, version_dir: Path, drop: Collection[str], full_check_bytes: int) -> PassageIndex:
         manifest_path = version_dir / "manifest.json"
         with reading(manifest_path):
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -395,7 +396,7 @@ class PassageIndex:
         integrity.check_manifest(manifest, manifest_path)
         with reading(manifest_path, "unexpected content"):
             entries = [entry for entry in manifest["segments"] if entry["name"] not in drop]
-            full = integrity.recorded_bytes(manifest) <= integrity.FULL_CHECK_AT_LOAD_BYTES
+            full = integrity.recorded_bytes(manifest) <= full_check_bytes
         integrity.check_files(version_dir, manifest.get("files"), full)
         for entry in entries:
             integrity.check_files(directory / SEGMENTS / entry["name"], entry.get("files"), full)
@@ -445,31 +446,6 @@ def _without_segments(manifest: dict, labels: np.ndarray, drop: set[str], store:
     segments = [entry for entry in manifest["segments"] if entry["name"] not in drop]
     out = {**manifest, "documents": documents, "segments": segments}
     return out, np.concatenate(kept) if kept else np.zeros(0, np.int64)
-
-
-def merge_candidates(rows: list[int], live: list[int]) -> list[int]:
-    """Which segments the next merge rewrites (none: no merge is due), from each segment's rows on disk and
-    live rows: the most worn ones (deleted share over ``MERGE_DELETED_SHARE``), else ``MERGE_FACTOR``
-    segments of the lowest full size tier; never more than ``MAX_MERGED_ROWS`` live rows but for one worn
-    segment alone."""
-    worn = [s for s in range(len(rows)) if rows[s] and rows[s] - live[s] > MERGE_DELETED_SHARE * rows[s]]
-    if worn:
-        group, total = [], 0
-        for s in sorted(worn, key=lambda s: live[s]):
-            if group and total + live[s] > MAX_MERGED_ROWS:
-                break
-            group.append(s)
-            total += live[s]
-        return group
-    tiers: dict[int, list[int]] = {}
-    for s, count in enumerate(live):
-        tier = int(math.log(count / TIER_BASE_ROWS, MERGE_FACTOR)) if count > TIER_BASE_ROWS else 0
-        tiers.setdefault(tier, []).append(s)
-    for tier in sorted(tiers):
-        group = sorted(tiers[tier], key=lambda s: live[s])[:MERGE_FACTOR]
-        if len(group) == MERGE_FACTOR and sum(live[s] for s in group) <= MAX_MERGED_ROWS:
-            return sorted(group)
-    return []
 
 
 def _document_entry(part: DocumentPart, segment: str) -> dict:
