@@ -18,23 +18,25 @@ from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIn
 from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
 from index.writer_lock import writer_lock
-from ingest.chunking import chunk_document
+from ingest.chunking import ChunkSettings
 from ingest.documents import Chunk, Document
 from ingest.pipeline import INGEST_VERSION, load_corpus
 from ingest.sentences import sentence_spans
 
+CHUNKS = ChunkSettings()
+
 
 @dataclass(frozen=True)
 class BuildSettings:
-    max_tokens: int = 480  # chunk size in model tokens (measured: see README; 512 minus prompt and specials)
-    overlap_tokens: int = 64
+    # How documents are cut into chunks: ingest.chunking.ChunkSettings holds the defaults and says why.
+    max_tokens: int = CHUNKS.max_tokens
+    overlap_tokens: int = CHUNKS.overlap_tokens
     # Embed "title › section" in front of each chunk (the cited text stays the exact source text; sentences
     # are embedded without it). Measured on dev + held-out questions together and left off: README.
     context: bool = False
     # Index title and section path words with each chunk's keywords.
     keyword_context: bool = True
-    # A section intro of at most this many tokens joins its first subsection's chunk (0: never; README).
-    intro_tokens: int = 120
+    intro_tokens: int = CHUNKS.intro_tokens
     # Passages are compared with questions in one folded form (index/script.py: Simplified script, mainland
     # vocabulary): their keyword tokens always, the texts embedded when ``fold_embeddings`` (measured: README,
     # "Traditional Chinese"). The stored, cited and highlighted text is the original. "" = no folding (indexes
@@ -42,6 +44,10 @@ class BuildSettings:
     fold: str = FOLD
     fold_embeddings: bool = True
     ingest: int = INGEST_VERSION  # how documents were read (ingest.pipeline): another version reads them again
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        return ChunkSettings(self.max_tokens, self.overlap_tokens, self.intro_tokens)
 
     def to_dict(self) -> dict:
         return {"splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter", **asdict(self)}
@@ -126,9 +132,7 @@ def chunk_documents(
     chunked = []
     for doc in documents:
         try:
-            chunks = chunk_document(
-                doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens, settings.intro_tokens
-            )
+            chunks = settings.chunking.chunk(doc, encoder.count_tokens)
         except Exception as error:  # a bug meeting an odd text: this document's problem, not the build's
             if problems is None:
                 raise
