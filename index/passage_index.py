@@ -77,8 +77,7 @@ class RowVectors:
     """The vector store seen by chunk row (row i = chunks[i]), as the rest of CiteLens uses it.
 
     The store keys vectors by stable labels (so incremental builds touch only what changed); this maps
-    labels to rows and back. It also answers the FAISS calls older code makes (``ntotal``,
-    ``reconstruct_batch``, ``reconstruct_n``, ``search``).
+    labels to rows and back.
     """
 
     def __init__(self, store: VectorStore, labels: np.ndarray):
@@ -88,14 +87,6 @@ class RowVectors:
         if not self.identity:
             self._order = np.argsort(self.labels, kind="stable")
             self._sorted = self.labels[self._order]
-
-    @property
-    def ntotal(self) -> int:
-        return len(self.labels)
-
-    @property
-    def d(self) -> int:
-        return self.store.dimension
 
     def rows(self, labels: np.ndarray) -> np.ndarray:
         """Rows of these labels; -1 for labels this index does not hold."""
@@ -113,12 +104,6 @@ class RowVectors:
 
     def reconstruct_batch(self, rows) -> np.ndarray:
         return self.store.get(self.labels[np.asarray(rows, dtype=np.int64)])
-
-    def reconstruct_n(self, first: int, n: int) -> np.ndarray:
-        return self.store.get(self.labels[first : first + n])
-
-    def reconstruct(self, row: int) -> np.ndarray:
-        return self.store.get(self.labels[row : row + 1])[0]
 
     def next_label(self) -> int:
         return int(self.labels.max()) + 1 if len(self.labels) else 0
@@ -402,9 +387,8 @@ class PassageIndex:
             integrity.check_files(directory / SEGMENTS / entry["name"], entry.get("files"), full)
         segments = [Segment.load(directory / SEGMENTS, entry["name"], entry.get("files")) for entry in entries]
         deleted = [frozenset(entry["deleted"]) for entry in entries]
-        description = manifest.get("vector_index")
         with reading(version_dir / "vectors.faiss"):
-            store = load_store(version_dir, description if isinstance(description, dict) else None)
+            store = load_store(version_dir, manifest["vector_index"])
         with reading(version_dir / "vector_labels.npy"):
             labels = load_npy(version_dir / "vector_labels.npy")
         if drop:

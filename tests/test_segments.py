@@ -289,6 +289,7 @@ def test_a_build_embeds_the_same_with_a_progress_bar_or_without(corpus, tmp_path
     assert len(shown) > 1 and shown[-1][0] == shown[-1][1]  # step by step, to the end
     one, other = PassageIndex.load(quiet), PassageIndex.load(reported)
     chunks = len(one.chunks)
-    assert np.array_equal(one.vectors.reconstruct_n(0, chunks), other.vectors.reconstruct_n(0, chunks))
+    rows = np.arange(chunks)
+    assert np.array_equal(one.vectors.reconstruct_batch(rows), other.vectors.reconstruct_batch(rows))
     one_sentences, other_sentences = (np.asarray(i.segments[0].sentences.vectors) for i in (one, other))
     assert np.array_equal(one_sentences, other_sentences)
