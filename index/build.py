@@ -250,7 +250,7 @@ def previous_index(
 
 def note_background(index: PassageIndex, encoder: Encoder) -> None:
     """Record in the manifest what unrelated questions score in this index: the answerability judgement
-    compares each question with it (``index.answerability.Background``)."""
+    compares each question with it (``index.answer_calibration.Background``)."""
     from index.search import Searcher
 
     background = Searcher(index, encoder).measure_background()
