@@ -22,21 +22,10 @@ import numpy as np
 
 from index import integrity
 from index.integrity import IndexDamaged, reading
+from index.live_view import LiveChunks, LiveDocuments, LiveKeywords, LiveRows, LiveSentences
 from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy, merge_candidates
 from index.models import ModelInfo
-from index.segments import (
-    DocumentPart,
-    LiveChunks,
-    LiveDocuments,
-    LiveKeywords,
-    LiveRows,
-    LiveSentences,
-    Segment,
-    SentenceTable,
-    StoredChunks,
-    fsync_tree,
-    write_json,
-)
+from index.segments import DocumentPart, Segment, SentenceTable, StoredChunks, fsync_tree, write_json
 from index.stored_arrays import load_npy
 from index.translate import QueryTranslator
 from index.vector_store import FaissStore, MilvusStore, VectorStore, create_store, is_milvus, load_store

@@ -13,10 +13,10 @@ import pytest
 import index.build as build_module
 import index.passage_index as passage_index
 from index.build import BuildSettings, build_index
+from index.live_view import lucene_idf
 from index.merge_policy import MergePolicy, merge_candidates
 from index.passage_index import SEGMENTS, PassageIndex, read_manifest
 from index.search import Searcher
-from index.segments import lucene_idf
 from index.translate import QueryTranslator
 from ingest.pipeline import load_corpus
 from tests.test_incremental import CountingEncoder
