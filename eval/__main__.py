@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from eval.question_sets import BadQuestionSet
     from index.models import ModelNotAvailable
-    from index.passage_index import IndexMismatch, IndexNotFound
+    from index.versions import IndexMismatch, IndexNotFound
 
     try:
         return run(args)

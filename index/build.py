@@ -14,9 +14,10 @@ from index.encoder import Encoder
 from index.integrity import IndexDamaged, verify_index
 from index.keyword import keyword_tokens
 from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy
-from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
+from index.passage_index import PassageIndex
 from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
+from index.versions import CURRENT, IndexMismatch, IndexNotFound
 from index.writer_lock import writer_lock
 from ingest.chunking import ChunkSettings
 from ingest.documents import Chunk, Document

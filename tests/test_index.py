@@ -13,9 +13,10 @@ import pytest
 
 from index.build import BuildSettings, EmptyCorpus, build_index
 from index.models import ModelInfo
-from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex, live_version
+from index.passage_index import PassageIndex
 from index.search import BadQuestion, Searcher
 from index.settings import PROJECT_ROOT
+from index.versions import CURRENT, IndexMismatch, IndexNotFound, live_version
 from tests.conftest import FIXTURES
 
 SMALL_CORPUS = FIXTURES / "corpus_small"

@@ -15,9 +15,10 @@ import pytest
 from eval.reliability_store import FILE_KINDS, damage, file_of
 from index.build import BuildSettings, build_index
 from index.integrity import IndexDamaged, verify_index
-from index.passage_index import CURRENT, PassageIndex
+from index.passage_index import PassageIndex
 from index.search import Searcher
 from index.settings import PROJECT_ROOT
+from index.versions import CURRENT
 from tests.conftest import FIXTURES
 
 CORPUS = FIXTURES / "corpus_small"

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 import index.build as build_module
-import index.passage_index as passage_index
+import index.versions as versions
 from index.build import BuildSettings, build_index
 from index.live_view import lucene_idf
 from index.merge_policy import MergePolicy, merge_candidates
-from index.passage_index import SEGMENTS, PassageIndex, read_manifest
+from index.passage_index import PassageIndex, read_manifest
 from index.search import Searcher
 from index.translate import QueryTranslator
+from index.versions import SEGMENTS
 from ingest.pipeline import load_corpus
 from tests.test_incremental import CountingEncoder
 
@@ -214,7 +215,7 @@ def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_
         raise KeyboardInterrupt("killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(passage_index.os, "replace", killed)
+        patch.setattr(versions.os, "replace", killed)
         with pytest.raises(KeyboardInterrupt):
             build(corpus, directory, counting)
     assert len(list((directory / SEGMENTS).iterdir())) == 2  # the new segment was written, not used
