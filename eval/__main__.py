@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from eval.question_sets import BadQuestionSet
     from index.models import ModelNotAvailable
-    from index.passage_index import IndexMismatch, IndexNotFound
+    from index.versions import IndexMismatch, IndexNotFound
 
     try:
         return run(args)
@@ -124,7 +124,7 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
     answerability = None
     if not args.no_answerability:
         from eval.calibrate import answerability_rows, ask_collections
-        from index.answerability import load_calibration
+        from index.answer_calibration import load_calibration
 
         asked, collections = ask_collections(sets, encoder, log)
         calibration = load_calibration(encoder.name, settings.index_dir(args.index))
@@ -170,7 +170,7 @@ def calibrate(args: argparse.Namespace) -> int:
         save_calibration,
     )
     from eval.suite import QUESTION_SETS, question_set
-    from index.answerability import CALIBRATION_NAME
+    from index.answer_calibration import CALIBRATION_NAME
     from index.encoder import Encoder
 
     sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from eval.question_sets import Question
-from index.answerability import CJK, QUESTION_HITS, Background, Calibration, Evidence, language
+from index.answer_calibration import QUESTION_HITS, Background, Calibration, language
+from index.answerability import CJK, Evidence
 from index.hits import Hit
 
 KINDS = ("answerable", "offtopic", "nearmiss")

@@ -73,12 +73,12 @@ def high_water_kb(pid: int) -> int:
 def single_line_case(case: HostileCase) -> dict:
     """Read and chunk the 5 MB line here, with the model's tokenizer: it must take seconds, not minutes."""
     from index.encoder import load_token_counter
-    from ingest.chunking import chunk_document
+    from ingest.chunking import ChunkSettings
     from ingest.pipeline import ingest_file
 
     started = time.perf_counter()
     document = ingest_file(case.path, case.path.name)
-    chunks = chunk_document(document, load_token_counter(), 480, 64, 120)
+    chunks = ChunkSettings().chunk(document, load_token_counter())
     seconds = time.perf_counter() - started
     found = case.marker in chunks[-1].text
     message = f"read and chunked in-process: {len(chunks)} chunks in {seconds:.0f} s (not embedded)"

@@ -87,8 +87,8 @@ def file_of(index_dir: Path, pattern: str) -> Path:
 def install_kill_point(point: str) -> None:
     """Patch the build so that this process SIGKILLs itself at ``point`` (see KILL_POINTS)."""
     import index.build as build
-    import index.passage_index as passage_index
     import index.segments as segments
+    import index.versions as versions
 
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -120,17 +120,17 @@ def install_kill_point(point: str) -> None:
     elif point == "segment-saved":
         wrap(segments.Segment, "save")
     elif point == "version-written":
-        wrap(passage_index, "fsync_tree")
+        wrap(versions, "fsync_tree")
     elif point in ("pointer-written", "switched"):
         wrap(os, "replace", before=point == "pointer-written", when=to_current)
     elif point == "pruning":
-        real_prune = passage_index._prune
+        real_prune = versions.prune
 
         def prune(*args, **kwargs):
             wrap(shutil, "rmtree")  # armed only now: the first removal of the prune is the last thing done
             return real_prune(*args, **kwargs)
 
-        passage_index._prune = prune
+        versions.prune = prune
     else:
         raise ValueError(f"unknown kill point {point!r}")
 
@@ -291,16 +291,13 @@ def damage_checks(ctx: Context, quick: bool) -> list[dict]:
             damage(file_of(index_dir, pattern), mode)
             found = {}
             for label, limit in (("load", integrity.FULL_CHECK_AT_LOAD_BYTES), ("load_sizes_only", -1)):
-                saved, integrity.FULL_CHECK_AT_LOAD_BYTES = integrity.FULL_CHECK_AT_LOAD_BYTES, limit
                 try:
-                    PassageIndex.load(index_dir)
+                    PassageIndex.load(index_dir, full_check_bytes=limit)
                     found[label] = "no"
                 except integrity.IndexDamaged:
                     found[label] = "IndexDamaged"
                 except Exception as error:  # any other exception is a finding of this report
                     found[label] = type(error).__name__
-                finally:
-                    integrity.FULL_CHECK_AT_LOAD_BYTES = saved
             try:
                 found["verify"] = "yes" if not integrity.verify_index(index_dir).ok else "no"
             except Exception as error:  # reported

@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         from index.integrity import IndexDamaged
         from index.libraries import LibraryError
         from index.models import ModelNotAvailable
-        from index.passage_index import IndexMismatch, IndexNotFound
         from index.search import BadQuestion
+        from index.versions import IndexMismatch, IndexNotFound
         from index.writer_lock import IndexBusy
 
         clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError | IndexBusy

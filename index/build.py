@@ -13,27 +13,31 @@ from tqdm import tqdm
 from index.encoder import Encoder
 from index.integrity import IndexDamaged, verify_index
 from index.keyword import keyword_tokens
-from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex
+from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy
+from index.passage_index import PassageIndex
 from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
+from index.versions import CURRENT, IndexMismatch, IndexNotFound
 from index.writer_lock import writer_lock
-from ingest.chunking import chunk_document
+from ingest.chunking import ChunkSettings
 from ingest.documents import Chunk, Document
 from ingest.pipeline import INGEST_VERSION, load_corpus
 from ingest.sentences import sentence_spans
 
+CHUNKS = ChunkSettings()
+
 
 @dataclass(frozen=True)
 class BuildSettings:
-    max_tokens: int = 480  # chunk size in model tokens (measured: see README; 512 minus prompt and specials)
-    overlap_tokens: int = 64
+    # How documents are cut into chunks: ingest.chunking.ChunkSettings holds the defaults and says why.
+    max_tokens: int = CHUNKS.max_tokens
+    overlap_tokens: int = CHUNKS.overlap_tokens
     # Embed "title › section" in front of each chunk (the cited text stays the exact source text; sentences
     # are embedded without it). Measured on dev + held-out questions together and left off: README.
     context: bool = False
     # Index title and section path words with each chunk's keywords.
     keyword_context: bool = True
-    # A section intro of at most this many tokens joins its first subsection's chunk (0: never; README).
-    intro_tokens: int = 120
+    intro_tokens: int = CHUNKS.intro_tokens
     # Passages are compared with questions in one folded form (index/script.py: Simplified script, mainland
     # vocabulary): their keyword tokens always, the texts embedded when ``fold_embeddings`` (measured: README,
     # "Traditional Chinese"). The stored, cited and highlighted text is the original. "" = no folding (indexes
@@ -41,6 +45,10 @@ class BuildSettings:
     fold: str = FOLD
     fold_embeddings: bool = True
     ingest: int = INGEST_VERSION  # how documents were read (ingest.pipeline): another version reads them again
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        return ChunkSettings(self.max_tokens, self.overlap_tokens, self.intro_tokens)
 
     def to_dict(self) -> dict:
         return {"splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter", **asdict(self)}
@@ -70,8 +78,9 @@ class BuildReport:
 
 ProgressCallback = Callable[[int, int], None]  # (texts embedded, texts to embed in all)
 
-# Chunks embedded between two saves of a build. ~10k chunks and their sentences are ~10M model tokens, about
-# 20 minutes of embedding on 2 cores, and ~1 GB of vectors and keyword tokens in memory.
+# build_index's default batch: chunks embedded between two saves. ~10k chunks and their sentences are ~10M model
+# tokens, about 20 minutes of embedding on 2 cores, and ~1 GB of vectors and keyword tokens in memory. Not a
+# BuildSettings field: the batch size does not change the index, so it must not force a rebuild.
 BATCH_CHUNKS = 10_000
 
 
@@ -124,9 +133,7 @@ def chunk_documents(
     chunked = []
     for doc in documents:
         try:
-            chunks = chunk_document(
-                doc, encoder.count_tokens, settings.max_tokens, settings.overlap_tokens, settings.intro_tokens
-            )
+            chunks = settings.chunking.chunk(doc, encoder.count_tokens)
         except Exception as error:  # a bug meeting an odd text: this document's problem, not the build's
             if problems is None:
                 raise
@@ -244,7 +251,7 @@ def previous_index(
 
 def note_background(index: PassageIndex, encoder: Encoder) -> None:
     """Record in the manifest what unrelated questions score in this index: the answerability judgement
-    compares each question with it (``index.answerability.Background``)."""
+    compares each question with it (``index.answer_calibration.Background``)."""
     from index.search import Searcher
 
     background = Searcher(index, encoder).measure_background()
@@ -261,10 +268,12 @@ def build_index(
     incremental: bool = True,
     vector_store: str | None = None,
     lock_timeout: float | None = None,
+    batch_chunks: int = BATCH_CHUNKS,
+    merge_policy: MergePolicy = DEFAULT_MERGE_POLICY,
 ) -> BuildReport:
     """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
 
-    New and changed documents are embedded in batches of ``BATCH_CHUNKS`` chunks, each written as a segment
+    New and changed documents are embedded in batches of ``batch_chunks`` chunks, each written as a segment
     before the next is embedded, so memory holds one batch whatever the corpus size. Each batch is also made
     live, so a build that is stopped leaves the last saved batch live and resumes after it when run again
     (saved documents are unchanged by their content hash); every such version is a whole index, each
@@ -273,11 +282,13 @@ def build_index(
 
     ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder).
     The build holds the index folder's writer lock (``index.writer_lock``): another writer waits for it
-    (``lock_timeout`` None), or fails with ``IndexBusy`` at once (0) or after that many seconds."""
+    (``lock_timeout`` None), or fails with ``IndexBusy`` at once (0) or after that many seconds.
+    ``merge_policy``: when an update merges segments (``index.merge_policy``)."""
     if not Path(corpus_dir).is_dir():  # before the lock: a mistyped folder leaves no index folder behind
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
     with writer_lock(index_dir, "build", lock_timeout, log):
-        return _build(corpus_dir, index_dir, encoder, settings, progress, log, incremental, vector_store)
+        options = (incremental, vector_store, batch_chunks, merge_policy)
+        return _build(corpus_dir, index_dir, encoder, settings, progress, log, *options)
 
 
 def _build(
@@ -289,6 +300,8 @@ def _build(
     log: Callable[[str], None],
     incremental: bool,
     vector_store: str | None,
+    batch_chunks: int,
+    merge_policy: MergePolicy,
 ) -> BuildReport:
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -317,7 +330,7 @@ def _build(
     failed = {problem.split(": ", 1)[0] for problem in unchunked}
     report.accepted = [doc_id for doc_id in report.accepted if doc_id not in failed]
     del documents, changed  # from here on a document is held by its batch only
-    work = batches(chunked, BATCH_CHUNKS)
+    work = batches(chunked, batch_chunks)
     progress_report = BuildProgress(progress, sum(item.texts for item in chunked))
     del chunked
     # Each batch is made live as it is saved, unless an index built another way (model, settings) is there:
@@ -333,7 +346,7 @@ def _build(
                 index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)
             else:  # a new segment of this batch; the old copies of its documents, and removed ones, deleted
                 gone |= {part.document.doc_id for part in parts} & known_ids
-                index = index.update(parts, gone, corpus_dir, vector_store)
+                index = index.update(parts, gone, corpus_dir, vector_store, merge_policy)
                 gone = set()
             del parts
             last = number + 1 == len(work)

@@ -74,7 +74,7 @@ def repair_command(index_dir: Path) -> str:
 @contextlib.contextmanager
 def reading(path: Path | str, what: str = "unreadable") -> Iterator[None]:
     """Low-level errors while reading ``path`` become IndexDamaged naming it."""
-    from index.passage_index import IndexMismatch, IndexNotFound
+    from index.versions import IndexMismatch, IndexNotFound
 
     try:
         yield
@@ -194,7 +194,7 @@ class Verification:
 
 def verify_index(index_dir: Path) -> Verification:
     """Full checksums of the live version and its segments (raises IndexNotFound if there is no index)."""
-    from index.passage_index import live_version
+    from index.versions import live_version
 
     index_dir = Path(index_dir)
     result = Verification()

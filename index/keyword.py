@@ -80,10 +80,6 @@ class KeywordIndex:
         bm25.index(tokens, show_progress=False)
         return cls(bm25, tokens)
 
-    @classmethod
-    def build(cls, texts: list[str]) -> KeywordIndex:
-        return cls.from_tokens([keyword_tokens(text) for text in texts])
-
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for these tokens (unknown tokens are ignored)."""
         known = [token for token in query_tokens if token in self.vocabulary]

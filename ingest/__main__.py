@@ -5,7 +5,7 @@ Examples::
     python -m ingest --corpus data/corpus                     # summary per document + problems
     python -m ingest --corpus data/corpus --paragraphs        # every paragraph with its section path
     python -m ingest --corpus data/corpus --out docs.jsonl    # documents as JSONL
-    python -m ingest --corpus data/corpus --chunks --out chunks.jsonl --max-tokens 256
+    python -m ingest --corpus data/corpus --chunks --out chunks.jsonl   # the chunks a default build indexes
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ingest.chunking import chunk_document
+from ingest.chunking import ChunkSettings
 from ingest.documents import Document
 from ingest.pipeline import load_corpus
 
@@ -69,8 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write JSONL here instead of printing a summary")
     parser.add_argument("--chunks", action="store_true", help="output chunks rather than documents")
     parser.add_argument("--paragraphs", action="store_true", help="print every paragraph with its section")
-    parser.add_argument("--max-tokens", type=int, default=256, help="chunk size in model tokens (default 256)")
-    parser.add_argument("--overlap", type=int, default=32, help="chunk overlap in model tokens (default 32)")
+    chunking = ChunkSettings()  # the build's defaults (index.build.BuildSettings): the chunks an index holds
+    parser.add_argument(
+        "--max-tokens", type=int, default=chunking.max_tokens, help=f"chunk size in tokens ({chunking.max_tokens})"
+    )
+    parser.add_argument(
+        "--overlap", type=int, default=chunking.overlap_tokens, help=f"overlap in tokens ({chunking.overlap_tokens})"
+    )
+    parser.add_argument(
+        "--intro-tokens",
+        type=int,
+        default=chunking.intro_tokens,
+        help=f"a section intro this short joins its first subsection's chunk ({chunking.intro_tokens}; 0: never)",
+    )
     parser.add_argument("--tokenizer", type=Path, help="tokenizer.json to count tokens with (default: the index model)")
     args = parser.parse_args(argv)
 
@@ -83,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict] = []
     if args.chunks:
         count_tokens = token_counter(args.tokenizer)
+        chunking = ChunkSettings(args.max_tokens, args.overlap, args.intro_tokens)
         for doc in documents:
-            records += [c.to_dict() for c in chunk_document(doc, count_tokens, args.max_tokens, args.overlap)]
+            records += [c.to_dict() for c in chunking.chunk(doc, count_tokens)]
     else:
         records = [asdict(doc) for doc in documents]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -29,6 +29,28 @@ SEPARATORS = [
     r"\s+",
     "",
 ]
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How documents are cut into chunks: the one source of the build's defaults (``index.build.BuildSettings``)
+    and of ``python -m ingest --chunks``, so what ingest shows is what an index holds."""
+
+    max_tokens: int = 480  # chunk size in model tokens (measured: see README; 512 minus prompt and specials)
+    overlap_tokens: int = 64
+    # A section intro of at most this many tokens joins its first subsection's chunk (0: never; README).
+    intro_tokens: int = 120
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ChunkSettings:
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+    def chunk(self, doc: Document, count_tokens: Callable[[str], int]) -> list[Chunk]:
+        return chunk_document(doc, count_tokens, self.max_tokens, self.overlap_tokens, self.intro_tokens)
 
 
 @dataclass
@@ -189,15 +211,16 @@ def _block_spans(
 def chunk_document(
     doc: Document,
     count_tokens: Callable[[str], int],
-    max_tokens: int = 256,
-    overlap_tokens: int = 32,
+    max_tokens: int,
+    overlap_tokens: int,
     intro_tokens: int = 0,
 ) -> list[Chunk]:
     """Chunks of at most ``max_tokens`` tokens (``overlap_tokens`` shared with the previous chunk of the
     same section), each with ``doc.text[chunk.start:chunk.end] == chunk.text``.
 
     A section whose text before its first subsection has at most ``intro_tokens`` tokens is glued to
-    that subsection's first chunk (0: never); the chunk's section path is then the parent's.
+    that subsection's first chunk (0: never); the chunk's section path is then the parent's. The build's
+    values are ``ChunkSettings``'s (``ChunkSettings().chunk(doc, count_tokens)``).
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")

@@ -584,24 +584,29 @@ def remove_noise(raw: str, *, title: str = "", source: str = "") -> str:
     return remove_page_jump_notes(text)
 
 
-def has_hard_wrapped_layout(raw: str, *, title: str = "", source: str = "") -> bool:
-    """The layout decision ``clean_text`` makes, for callers that need to know it (structure.py)."""
-    return is_hard_wrapped(remove_noise(raw, title=title, source=source))
+@dataclass(frozen=True)
+class CleanText:
+    """What cleaning makes of a body: the text, and the layout it found (structure reads headings of a
+    typeset, hard-wrapped page differently)."""
+
+    text: str  # paragraphs separated by exactly "\\n\\n"
+    hard_wrapped: bool  # lines were wrapped inside paragraphs, and have been unwrapped
 
 
-def clean_text(raw: str, *, title: str = "", source: str = "", hard_wrapped: bool | None = None) -> str:
-    """Raw document body → clean text, paragraphs separated by exactly "\\n\\n".
+def clean_text(raw: str, *, title: str = "", source: str = "", hard_wrapped: bool | None = None) -> CleanText:
+    """Raw document body → clean text, paragraphs separated by exactly "\\n\\n", and its layout.
 
     ``title`` and ``source`` (from front matter) let the WeChat header repeats of them be recognised.
     ``hard_wrapped``: whether lines are wrapped inside paragraphs; None decides from the text, False is
     for a reader that already made the paragraphs (one per line).
     """
     text = remove_noise(raw, title=title, source=source)
-    if is_hard_wrapped(text) if hard_wrapped is None else hard_wrapped:
+    wrapped = is_hard_wrapped(text) if hard_wrapped is None else hard_wrapped
+    if wrapped:
         paragraphs = unwrap_hard_wrapped_lines(text).split("\n\n")
     else:
         text = remove_lone_punctuation_lines(text)
         paragraphs = [line for line in normalise_cjk_spacing(text).split("\n") if line]
         paragraphs = merge_broken_paragraphs(paragraphs)
     paragraphs = [p for p in (p.strip() for p in paragraphs) if p and not _LONE_PUNCT_LINE.match(p)]
-    return "\n\n".join(paragraphs)
+    return CleanText("\n\n".join(paragraphs), wrapped)

@@ -25,7 +25,7 @@ def ingest_file(path: Path, doc_id: str, max_bytes: int | None = None) -> Docume
     title, source = raw.metadata.get("title", ""), raw.metadata.get("source", "")
     # A reader that built the paragraphs from the layout (PDF) has decided where they end.
     cleaned = clean_text(raw.text, title=title, source=source, hard_wrapped=False if raw.paragraphs_known else None)
-    if not cleaned.strip():
+    if not cleaned.text.strip():
         raise IngestError(path, "no text left after removing page boilerplate and markup")
     return build_document(raw, cleaned)
 

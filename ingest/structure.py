@@ -16,10 +16,10 @@ from ingest import lexicon
 from ingest.clean import (
     CHINESE_NUMERAL,
     HEADING_PREFIX,
+    CleanText,
     clean_inline,
     dateline_agency,
     fold_compatibility_characters,
-    has_hard_wrapped_layout,
     is_named_heading,
     markup_heading_levels,
     strip_spaces,
@@ -290,13 +290,13 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def build_document(raw: RawDocument, cleaned_text: str) -> Document:
+def build_document(raw: RawDocument, cleaned: CleanText) -> Document:
     """Paragraphs (numbered from 1, headings included), headings, section paths and metadata."""
+    cleaned_text = cleaned.text
     spans = paragraph_spans(cleaned_text)
     texts = [cleaned_text[start:end] for start, end in spans]
     metadata = derive_metadata(raw, cleaned_text)
-    front_title, front_source = raw.metadata.get("title", ""), raw.metadata.get("source", "")
-    typeset = not raw.paragraphs_known and has_hard_wrapped_layout(raw.text, title=front_title, source=front_source)
+    typeset = not raw.paragraphs_known and cleaned.hard_wrapped
     levels = heading_levels(texts, markup_heading_levels(raw.text), metadata.title, typeset)
     toc_marker, toc_entries = find_table_of_contents(texts, levels)
     for index in toc_entries:

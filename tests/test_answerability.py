@@ -6,14 +6,12 @@ import json
 
 import pytest
 
+from index.answer_calibration import Background, Calibration, load_calibration
 from index.answerability import (
-    Background,
-    Calibration,
     Evidence,
     answer_slots,
     asked_unit,
     evidence,
-    load_calibration,
     numbers_missing,
     question_terms,
     slot_missing,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from index import libraries
-from index.passage_index import CURRENT, PassageIndex, read_manifest
+from index.passage_index import PassageIndex, read_manifest
 from index.search import Searcher
+from index.versions import CURRENT
 from tests.conftest import assert_bundled_corpus_untouched
 from tests.e2e.support import UPLOADS, build_fixture_index, build_fixture_library, encoder, shared_index
 from ui import library

@@ -19,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from index import libraries, settings
-from index.passage_index import CURRENT
+from index.versions import CURRENT
 from tests.conftest import assert_bundled_corpus_untouched
 from tests.e2e.support import (
     CORPUS,

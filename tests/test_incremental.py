@@ -65,7 +65,7 @@ def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch
     # (a chunk is embedded after its "title › section" line, by default)
     assert counting.embedded and all(text.split("\n", 1)[-1] in NEW_DOCUMENT for text in counting.embedded)
     index = PassageIndex.load(directory)
-    assert index.vectors.ntotal == index.vector_store.count() == len(index.chunks) == len(index.keyword.tokens)
+    assert len(index.vectors.labels) == index.vector_store.count() == len(index.chunks) == len(index.keyword.tokens)
     kept = {
         int(label) for chunk, label in zip(index.chunks, index.vectors.labels, strict=True) if chunk.doc_id == "law.md"
     }

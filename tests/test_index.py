@@ -13,9 +13,10 @@ import pytest
 
 from index.build import BuildSettings, EmptyCorpus, build_index
 from index.models import ModelInfo
-from index.passage_index import CURRENT, IndexMismatch, IndexNotFound, PassageIndex, live_version
+from index.passage_index import PassageIndex
 from index.search import BadQuestion, Searcher
 from index.settings import PROJECT_ROOT
+from index.versions import CURRENT, IndexMismatch, IndexNotFound, live_version
 from tests.conftest import FIXTURES
 
 SMALL_CORPUS = FIXTURES / "corpus_small"
@@ -37,7 +38,7 @@ def test_round_trip_keeps_chunks_documents_and_manifest(built_index, encoder):
     assert all(len(entry["content_hash"]) == 64 for entry in manifest["documents"].values())
     assert manifest["counts"]["documents"] == 3 and manifest["counts"]["chunks"] == len(index.chunks)
     assert manifest["counts"]["sentences"] == len(index.sentences) >= len(index.chunks)
-    assert index.vectors.ntotal == len(index.chunks)
+    assert len(index.vectors.labels) == len(index.chunks)
     law = index.documents["law.md"]
     assert (law.title, law.date, law.source) == ("网络安全法律体系", "2022-11-07", "测试来源")
     assert law.url == "https://example.org/law"

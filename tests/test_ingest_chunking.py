@@ -143,7 +143,7 @@ def test_repeated_sentences_get_their_own_offsets(count_tokens, overlap: int):
 
 def test_max_tokens_must_be_positive(corpus, count_tokens):
     with pytest.raises(ValueError, match="max_tokens"):
-        chunk_document(corpus[0], count_tokens, max_tokens=0)
+        chunk_document(corpus[0], count_tokens, max_tokens=0, overlap_tokens=0)
 
 
 def test_chunks_round_trip_through_dicts(chunked):

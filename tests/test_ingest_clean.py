@@ -12,7 +12,6 @@ from ingest.clean import (
     clean_text,
     ends_sentence,
     fold_compatibility_characters,
-    has_hard_wrapped_layout,
     markup_heading_levels,
     merge_broken_paragraphs,
     normalise_cjk_spacing,
@@ -36,7 +35,7 @@ WECHAT_CHROME = ["预览时标签不可点", "微信扫一扫", "关注该公众
 
 def clean_fixture(name: str) -> list[str]:
     raw = read_document_file(INGEST_FIXTURES / name, name)
-    text = clean_text(raw.text, title=raw.metadata.get("title", ""), source=raw.metadata.get("source", ""))
+    text = clean_text(raw.text, title=raw.metadata.get("title", ""), source=raw.metadata.get("source", "")).text
     assert "\n\n\n" not in text and not text.startswith("\n") and not text.endswith("\n")
     paragraphs = text.split("\n\n")
     assert all(p and p == p.strip() and "\n" not in p for p in paragraphs)
@@ -50,7 +49,7 @@ def corpus_file(prefix: str) -> Path:
 def clean_corpus_file(prefix: str) -> list[str]:
     path = corpus_file(prefix)
     raw = read_document_file(path, path.name)
-    return clean_text(raw.text, title=raw.metadata.get("title", ""), source=raw.metadata.get("source", "")).split(
+    return clean_text(raw.text, title=raw.metadata.get("title", ""), source=raw.metadata.get("source", "")).text.split(
         "\n\n"
     )
 
@@ -164,7 +163,7 @@ def test_markup_heading_levels_come_from_the_raw_text():
 )  # fmt: skip
 def test_hard_wrapped_layout_is_detected_per_document(name: str, wrapped: bool):
     raw = read_document_file(INGEST_FIXTURES / name, name)
-    assert has_hard_wrapped_layout(raw.text, title=raw.metadata.get("title", "")) is wrapped
+    assert clean_text(raw.text, title=raw.metadata.get("title", "")).hard_wrapped is wrapped
 
 
 def test_a_table_of_contents_is_not_hard_wrapped_text():
@@ -172,7 +171,7 @@ def test_a_table_of_contents_is_not_hard_wrapped_text():
                      "（二）构建发展、安全、责任、利益共同体", "二、中国的互联网发展治理实践", "（一）数字经济蓬勃发展",
                      "（二）数字技术惠民便民", "结束语"])  # fmt: skip
     body = "\n前言\n互联网是人类社会发展的重要成果，是人类文明向信息时代演进的关键标志。"
-    assert not has_hard_wrapped_layout(toc + body)
+    assert not clean_text(toc + body).hard_wrapped
 
 
 def test_wechat_article_000_loses_page_chrome_and_keeps_content():
@@ -282,7 +281,7 @@ def test_article_004_broken_paragraphs_and_footer():
 @pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
 def test_cleaning_is_idempotent(prefix: str):
     text = "\n\n".join(clean_corpus_file(prefix))
-    assert clean_text(text) == text
+    assert clean_text(text).text == text
 
 
 def test_no_evidence_of_the_dev_set_is_lost():

@@ -105,7 +105,7 @@ def test_a_dateline_opens_a_paragraph_in_hard_wrapped_text_and_keeps_its_space()
     for _ in range(6):
         lines += [body[:16], body[16:32]]
     lines += ["中新网上海 3 月 2 日电 记者今日", *([body[:16]] * 3), "从有关部门获悉。"]
-    text = clean_text("\n".join(lines))
+    text = clean_text("\n".join(lines)).text
     dateline = next(p for p in text.split("\n\n") if p.startswith("中新网"))
     assert dateline.startswith("中新网上海3月2日电 记者今日")
     assert restore_dateline_gap("路透社伦敦3月2日电英国央行") == "路透社伦敦3月2日电 英国央行"

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from eval.reliability_store import FILE_KINDS, damage, file_of
-from index import integrity
 from index.build import BuildSettings, build_index
 from index.integrity import IndexDamaged, verify_index
-from index.passage_index import CURRENT, PassageIndex
+from index.passage_index import PassageIndex
 from index.search import Searcher
 from index.settings import PROJECT_ROOT
+from index.versions import CURRENT
 from tests.conftest import FIXTURES
 
 CORPUS = FIXTURES / "corpus_small"
@@ -66,22 +66,20 @@ def test_every_damage_is_found_at_load_and_by_verify_naming_the_file(index_dir, 
 
 @pytest.mark.parametrize("mode", ["truncate", "delete"])
 @pytest.mark.parametrize("kind", ["chunks", "documents", "sentence vectors", "keyword postings", "faiss vectors"])
-def test_a_large_index_checks_sizes_at_load(index_dir, kind, mode, monkeypatch):
-    monkeypatch.setattr(integrity, "FULL_CHECK_AT_LOAD_BYTES", -1)  # as an index too large to checksum at load
+def test_a_large_index_checks_sizes_at_load(index_dir, kind, mode):
     target = file_of(index_dir, KINDS[kind])
     damage(target, mode)
     with pytest.raises(IndexDamaged, match=target.name.replace(".", r"\.")):
-        PassageIndex.load(index_dir)
+        PassageIndex.load(index_dir, full_check_bytes=-1)  # as an index too large to checksum at load
 
 
-def test_verify_finds_flipped_bytes_that_a_sizes_only_load_cannot(built, tmp_path, monkeypatch):
-    monkeypatch.setattr(integrity, "FULL_CHECK_AT_LOAD_BYTES", -1)
+def test_verify_finds_flipped_bytes_that_a_sizes_only_load_cannot(built, tmp_path):
     for kind in ("chunks", "sentence vectors", "faiss vectors", "keyword postings"):
         copy = tmp_path / kind.replace(" ", "-")
         shutil.copytree(built, copy)
         target = file_of(copy, KINDS[kind])
         damage(target, "flip")
-        PassageIndex.load(copy)  # same sizes: a large index's load does not read whole files
+        PassageIndex.load(copy, full_check_bytes=-1)  # same sizes: a large index's load does not read whole files
         check = verify_index(copy)
         assert [path.name for path, _ in check.problems] == [target.name], kind
         assert "checksum" in check.problems[0][1]
@@ -146,12 +144,12 @@ def test_a_reader_racing_a_prune_reads_the_new_live_version(index_dir, monkeypat
     real = PassageIndex._load
     calls = []
 
-    def pruned_meanwhile(directory, version_dir, drop):
+    def pruned_meanwhile(directory, version_dir, drop, full_check_bytes):
         calls.append(version_dir.name)
         if len(calls) == 1:  # a build switched to ``newer`` and removed ``live`` while this read it
             (index_dir / CURRENT).write_text(newer + "\n")
             shutil.rmtree(index_dir / live)
-        return real(directory, version_dir, drop)
+        return real(directory, version_dir, drop, full_check_bytes)
 
     monkeypatch.setattr(PassageIndex, "_load", staticmethod(pruned_meanwhile))
     index = PassageIndex.load(index_dir)

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 
 import index.build as build_module
-import index.passage_index as passage_index
+import index.versions as versions
 from index.build import BuildSettings, build_index
-from index.passage_index import SEGMENTS, PassageIndex, merge_candidates, read_manifest
+from index.live_view import lucene_idf
+from index.merge_policy import MergePolicy, merge_candidates
+from index.passage_index import PassageIndex, read_manifest
 from index.search import Searcher
-from index.segments import lucene_idf
 from index.translate import QueryTranslator
+from index.versions import SEGMENTS
 from ingest.pipeline import load_corpus
 from tests.test_incremental import CountingEncoder
 
@@ -53,9 +55,9 @@ class StoppedInThirdBatch(CountingEncoder):
         return super().encode_passages(texts, *args, **kwargs)
 
 
-def build(corpus, directory, counting: CountingEncoder):
+def build(corpus, directory, counting: CountingEncoder, **options):
     counting.embedded = []
-    return build_index(corpus, directory, counting, SETTINGS, progress=False, log=lambda message: None)
+    return build_index(corpus, directory, counting, SETTINGS, progress=False, log=lambda message: None, **options)
 
 
 def segment_files(directory, name: str) -> dict[str, tuple[int, int]]:
@@ -142,17 +144,17 @@ def test_a_segment_whose_documents_are_all_removed_is_dropped(corpus, tmp_path, 
     assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
 
 
-def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corpus, tmp_path, encoder, monkeypatch):
-    monkeypatch.setattr(passage_index, "MERGE_FACTOR", 3)
+def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corpus, tmp_path, encoder):
+    policy = MergePolicy(factor=3)
     directory, counting = tmp_path / "index", CountingEncoder(encoder)
     (corpus / "doc7.txt").unlink()
     (corpus / "doc6.txt").unlink()
-    build(corpus, directory, counting)
+    build(corpus, directory, counting, merge_policy=policy)
     write_document(corpus, 6)
-    build(corpus, directory, counting)
+    build(corpus, directory, counting, merge_policy=policy)
     assert len(read_manifest(directory)["segments"]) == 2  # two small segments: below the merge factor
     write_document(corpus, 7)
-    assert build(corpus, directory, counting).embedded == 1  # the merge re-embeds nothing
+    assert build(corpus, directory, counting, merge_policy=policy).embedded == 1  # the merge re-embeds nothing
     manifest = read_manifest(directory)
     assert len(manifest["segments"]) == 1 and manifest["counts"]["documents"] == 8
     index = PassageIndex.load(directory)
@@ -161,16 +163,16 @@ def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corp
     assert Searcher(index, encoder).search("海洋经济取得了几项进展？", k=3)[0].doc == "doc7.txt"
 
 
-def test_merges_follow_size_tiers_and_stay_bounded(monkeypatch):
+def test_merges_follow_size_tiers_and_stay_bounded():
     """The policy alone, on segment sizes: equal small segments merge, a large one is left alone, no merge
-    passes MAX_MERGED_ROWS, and a segment with over a quarter of its rows deleted is rewritten."""
+    passes max_merged_rows, and a segment with over a quarter of its rows deleted is rewritten."""
+    policy = MergePolicy(factor=3, max_merged_rows=30_000)
+    assert MergePolicy.from_dict(policy.to_dict()) == policy
 
     def candidates(*segments: int | tuple[int, int]) -> list[int]:  # rows, or (rows, deleted rows)
         sizes = [s if isinstance(s, tuple) else (s, 0) for s in segments]
-        return merge_candidates([rows for rows, _ in sizes], [rows - deleted for rows, deleted in sizes])
+        return merge_candidates([rows for rows, _ in sizes], [rows - deleted for rows, deleted in sizes], policy)
 
-    monkeypatch.setattr(passage_index, "MERGE_FACTOR", 3)
-    monkeypatch.setattr(passage_index, "MAX_MERGED_ROWS", 30_000)
     assert candidates(50_000, 10, 20) == []  # two small: below the factor
     assert candidates(50_000, 10, 20, 30) == [1, 2, 3]
     # 5,000-row segments are tier 1 (3,000 and up), a 900-row one tier 0: not merged with them
@@ -213,7 +215,7 @@ def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_
         raise KeyboardInterrupt("killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(passage_index.os, "replace", killed)
+        patch.setattr(versions.os, "replace", killed)
         with pytest.raises(KeyboardInterrupt):
             build(corpus, directory, counting)
     assert len(list((directory / SEGMENTS).iterdir())) == 2  # the new segment was written, not used
@@ -227,17 +229,21 @@ def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_
     assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])
 
 
-def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corpus, tmp_path, encoder, monkeypatch):
+def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corpus, tmp_path, encoder):
     """Documents are embedded in batches, each saved and made live before the next: a build stopped in its
     third batch leaves the first two batches' documents searchable, and the next run embeds only the rest."""
-    monkeypatch.setattr(build_module, "BATCH_CHUNKS", 2)  # two one-chunk documents a batch
-
     directory, stopped = tmp_path / "index", StoppedInThirdBatch(encoder)
     assert {len(build_module.chunk_documents([d], encoder, SETTINGS)[0].chunks) for d in load_corpus(corpus)[0]} == {1}
     reported = []
     with pytest.raises(KeyboardInterrupt):
         build_index(
-            corpus, directory, stopped, SETTINGS, progress=lambda *done: reported.append(done), log=lambda m: None
+            corpus,
+            directory,
+            stopped,
+            SETTINGS,
+            progress=lambda *done: reported.append(done),
+            log=lambda m: None,
+            batch_chunks=2,  # two one-chunk documents a batch
         )
     assert sorted(read_manifest(directory)["documents"]) == ["doc0.txt", "doc1.txt", "doc2.txt", "doc3.txt"]
     index = PassageIndex.load(directory)
@@ -247,7 +253,7 @@ def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corp
     assert done[-1] == len(stopped.embedded) < reported[0][1]
 
     counting = CountingEncoder(encoder)
-    report = build(corpus, directory, counting)
+    report = build(corpus, directory, counting, batch_chunks=2)
     assert report.embedded == 4 and not any("数据安全" in text for text in counting.embedded)
     manifest = read_manifest(directory)
     assert sorted(manifest["documents"]) == [f"doc{n}.txt" for n in range(8)]
@@ -256,21 +262,18 @@ def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corp
     assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
 
 
-def test_a_rebuild_with_other_settings_keeps_the_old_index_live_until_it_is_whole(
-    corpus, tmp_path, encoder, monkeypatch
-):
+def test_a_rebuild_with_other_settings_keeps_the_old_index_live_until_it_is_whole(corpus, tmp_path, encoder):
     directory = tmp_path / "index"
     build(corpus, directory, CountingEncoder(encoder))
     old = read_manifest(directory)
-    monkeypatch.setattr(build_module, "BATCH_CHUNKS", 2)
 
-    other = BuildSettings(max_tokens=48, overlap_tokens=8)
+    other, quiet = BuildSettings(max_tokens=48, overlap_tokens=8), {"progress": False, "log": lambda m: None}
     with pytest.raises(KeyboardInterrupt):
-        build_index(corpus, directory, StoppedInThirdBatch(encoder), other, progress=False, log=lambda m: None)
+        build_index(corpus, directory, StoppedInThirdBatch(encoder), other, batch_chunks=2, **quiet)
     assert read_manifest(directory) == old  # the old index, whole, still live
     assert Searcher(PassageIndex.load(directory), encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
 
-    report = build_index(corpus, directory, CountingEncoder(encoder), other, progress=False, log=lambda m: None)
+    report = build_index(corpus, directory, CountingEncoder(encoder), other, batch_chunks=2, **quiet)
     manifest = read_manifest(directory)
     assert report.embedded == 8 and manifest["build"]["max_tokens"] == 48 and len(manifest["documents"]) == 8
     assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])
@@ -287,6 +290,7 @@ def test_a_build_embeds_the_same_with_a_progress_bar_or_without(corpus, tmp_path
     assert len(shown) > 1 and shown[-1][0] == shown[-1][1]  # step by step, to the end
     one, other = PassageIndex.load(quiet), PassageIndex.load(reported)
     chunks = len(one.chunks)
-    assert np.array_equal(one.vectors.reconstruct_n(0, chunks), other.vectors.reconstruct_n(0, chunks))
+    rows = np.arange(chunks)
+    assert np.array_equal(one.vectors.reconstruct_batch(rows), other.vectors.reconstruct_batch(rows))
     one_sentences, other_sentences = (np.asarray(i.segments[0].sentences.vectors) for i in (one, other))
     assert np.array_equal(one_sentences, other_sentences)

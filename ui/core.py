@@ -109,7 +109,7 @@ def library_sidebar() -> None:
 
 def index_version(directory: Path) -> str:
     """The live version folder's name ('' without an index); changes with every save."""
-    from index.passage_index import CURRENT
+    from index.versions import CURRENT
 
     pointer = Path(directory) / CURRENT
     return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
@@ -181,7 +181,7 @@ def searcher(required: bool = True):
     stop. An empty library has no index: ``required=False`` returns None for it instead of stopping."""
     from index.integrity import IndexDamaged
     from index.models import ModelNotAvailable
-    from index.passage_index import IndexMismatch, IndexNotFound
+    from index.versions import IndexMismatch, IndexNotFound
 
     lib = current_library()
     directory = index_dir()

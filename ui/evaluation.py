@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from eval import question_sets
 from eval.harness import METRICS, EvalResult, QuestionResult, evaluate_search
-from eval.question_sets import BadQuestionSet, Question, read_gold_jsonl
+from eval.question_sets import BadQuestionSet, Question, read_beir, read_gold_jsonl
 from index import settings
 from index.build import build_index
 from index.hits import SECTION_SEPARATOR
@@ -31,11 +31,6 @@ BEIR_FILES = {"corpus.jsonl", "queries.jsonl"}
 
 def label(metric: str) -> str:
     return LABELS.get(metric, metric)
-
-
-def beir_reader() -> Callable[..., object] | None:
-    """``eval.question_sets.read_beir`` when the library has it."""
-    return getattr(question_sets, "read_beir", None)
 
 
 @dataclass
@@ -114,13 +109,10 @@ def extract_zip(data: bytes, folder: Path) -> Path:
 
 
 def read_beir_folder(folder: Path, title: str) -> QuestionSet:
-    reader = beir_reader()
-    if reader is None:
-        raise BadQuestionSet("Reading BEIR sets needs eval.question_sets.read_beir, which this CiteLens lacks.")
     splits = sorted(path.stem for path in (folder / "qrels").glob("*.tsv"))
     split = "test" if "test" in splits or not splits else splits[0]
     try:
-        beir = reader(folder, split)
+        beir = read_beir(folder, split)
     except (OSError, ValueError, KeyError) as error:  # BadQuestionSet is a ValueError
         raise BadQuestionSet(f"Not a readable BEIR set: {error}") from None
     file_name = question_sets.beir_file_name

@@ -211,14 +211,9 @@ class KeywordScorer:
         """Documents whose title contains ``reference`` or whose date starts with it -> their passages.
         Read from the manifest, so a large index does not load every document."""
         if reference not in self._named:
-            entries = self.index.manifest.get("documents", {})
-            if any("date" not in entry for entry in entries.values()):  # indexes saved before dates were listed
-                entries = {
-                    doc.doc_id: {**entries.get(doc.doc_id, {}), "title": doc.title, "date": doc.date}
-                    for doc in self.index.documents.values()
-                }
+            entries = self.index.manifest["documents"]
             self._named[reference] = {
-                doc_id: entry.get("chunks", 1)
+                doc_id: entry["chunks"]
                 for doc_id, entry in entries.items()
                 if reference in fold(entry["title"])
                 or (reference.isdigit() and (entry["date"] or "").startswith(reference))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from index.answerability import Background, Calibration, Evidence, QuestionTerms
+from index.answer_calibration import Background, Calibration
+from index.answerability import Evidence, QuestionTerms
 
 
 def judge(

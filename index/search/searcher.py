@@ -14,17 +14,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index import second_encoder
-from index.answerability import (
+from index.answer_calibration import (
     QUESTION_HITS,
     Background,
-    Evidence,
-    QuestionTerms,
     background_questions,
-    evidence,
     load_calibration,
     measure_background,
-    question_terms,
 )
+from index.answerability import Evidence, QuestionTerms, evidence, question_terms
 from index.encoder import Encoder
 from index.hits import Hit
 from index.passage_index import PassageIndex
@@ -185,7 +182,7 @@ class Searcher:
             self.search(question, k=QUESTION_HITS)
 
     def measure_background(self) -> Background | None:
-        """What unrelated questions score in this index (``index.answerability.Background``)."""
+        """What unrelated questions score in this index (``index.answer_calibration.Background``)."""
 
         def ask(question: str) -> list[Evidence]:
             return [hit.evidence for hit in self.search(question, k=QUESTION_HITS) if hit.evidence is not None]
