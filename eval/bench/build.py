@@ -97,7 +97,7 @@ def stage_scale_build(args: dict) -> dict:
     from index.encoder import Encoder
     from index.passage_index import read_manifest
 
-    build_module.BATCH_CHUNKS = int(args["batch_chunks"])
+    batch_chunks = int(args["batch_chunks"])
     corpus, directory = Path(args["corpus"]), Path(args["work"]) / "scale-index"
     shutil.rmtree(directory, ignore_errors=True)
     encoder = Encoder(backend=settings.backend_name())
@@ -113,14 +113,16 @@ def stage_scale_build(args: dict) -> dict:
         if message.startswith(("Batch ", "Index saved")):
             batches.append({"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb())})
 
-    report = build_module.build_index(corpus, directory, encoder, progress=progress, log=log_batch)
+    report = build_module.build_index(
+        corpus, directory, encoder, progress=progress, log=log_batch, batch_chunks=batch_chunks
+    )
     seconds = time.perf_counter() - started
     return {
         "backend": encoder.backend,
         "documents": report.documents,
         "chunks": report.chunks,
         "texts_embedded": texts["total"],
-        "batch_chunks": build_module.BATCH_CHUNKS,
+        "batch_chunks": batch_chunks,
         "default_batch_chunks": int(args["default_batch_chunks"]),
         "seconds": round(seconds, 1),
         "chunks_per_s": round(report.chunks / seconds, 2),
