@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.reliability_store import FILE_KINDS, damage, file_of
+from eval.fault_injection import FILE_KINDS, damage, file_of
 from index.build import BuildSettings, build_index
 from index.integrity import IndexDamaged, verify_index
 from index.passage_index import PassageIndex
