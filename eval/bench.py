@@ -23,6 +23,7 @@ store and question encoder alone.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -542,7 +543,7 @@ def make_vectors_only(real, size: int, args: dict) -> dict:
     """The vector store alone for N passages (sizes above ``--full-index-limit``); built by the same
     create_store path PassageIndex.create uses."""
     from eval.bench_data import synthetic_vectors
-    from index.vector_store import create_store
+    from index.stores import create_store
 
     started = time.perf_counter()
     parts = list(real.parts().values())
@@ -613,10 +614,10 @@ def stage_serve(args: dict) -> dict:
     memory["after_index_rss_mb"] = round(rss_mb(), 1)
     if baseline:  # the plain path: exact IndexFlatIP, torch fp32 questions
         from index.passage_index import RowVectors
-        from index.vector_store import FaissStore
+        from index.stores import FlatStore
 
         vectors = np.load(Path(args["vectors"]))
-        store = FaissStore(vectors.shape[1], "flat")
+        store = FlatStore(vectors.shape[1])
         store.add(np.arange(len(vectors)), vectors)
         del vectors
         index.vectors = RowVectors(store, np.arange(store.count()))
@@ -682,9 +683,9 @@ def ann_sweep(index, query_vectors: np.ndarray, exact: np.ndarray) -> list[dict]
     if getattr(store, "kind", "") not in SWEEPS:
         return []
     parameter, values = SWEEPS[store.kind]
-    sweep, default = [], getattr(store, parameter)
+    sweep, default = [], store.config
     for value in values:
-        setattr(store, parameter, value)
+        store.config = dataclasses.replace(default, **{parameter: value})
         latencies, rows = [], []
         for vector in query_vectors:
             started = time.perf_counter()
@@ -692,7 +693,7 @@ def ann_sweep(index, query_vectors: np.ndarray, exact: np.ndarray) -> list[dict]
             latencies.append(time.perf_counter() - started)
         recall = round(recall_of(rows, exact), 4)
         sweep.append({"parameter": parameter, "value": value, "recall_at_10": recall, **percentiles(latencies)})
-    setattr(store, parameter, default)
+    store.config = default
     return sweep
 
 
@@ -700,14 +701,14 @@ def serve_vectors_only(args: dict, baseline: bool) -> dict:
     """A serving process holding the vector store and the question encoder: search alone, recall, memory."""
     from index.encoder import Encoder
     from index.passage_index import RowVectors
-    from index.vector_store import FaissStore, load_store
+    from index.stores import FlatStore, load_store
 
     memory = {"start_rss_mb": round(rss_mb(), 1)}
     directory = Path(args["index"])
     started = time.perf_counter()
     if baseline:
         vectors = np.load(Path(args["vectors"]))
-        store = FaissStore(vectors.shape[1], "flat")
+        store = FlatStore(vectors.shape[1])
         store.add(np.arange(len(vectors)), vectors)
         del vectors
     else:

@@ -38,8 +38,8 @@ from index.segments import (
     write_json,
 )
 from index.stored_arrays import load_npy
+from index.stores import VectorStore, create_store, load_store, same_store_kind
 from index.translate import QueryTranslator
-from index.vector_store import FaissStore, MilvusStore, VectorStore, create_store, is_milvus, load_store
 
 # 4: segments (index/segments.py) with deletions in the manifest; vector labels by live row.
 FORMAT_VERSION = 4
@@ -509,15 +509,7 @@ def _stamped(manifest: dict, segments: list[Segment], deleted: list[frozenset[st
 
 def _same_store_kind(store: VectorStore, uri: str | None) -> bool:
     """Whether ``store`` is the kind of store the URI asks for (so it can be updated in place)."""
-    from index import settings
-
-    wanted = settings.vector_store_uri(uri)
-    if is_milvus(wanted):
-        from index.vector_store import parse_milvus_uri
-
-        return isinstance(store, MilvusStore) and parse_milvus_uri(wanted)[0] == store.address
-    policy = wanted.partition(":")[2] or "auto"
-    return isinstance(store, FaissStore) and store.policy == policy
+    return same_store_kind(store, uri)
 
 
 def _assemble_vectors(parts: list[DocumentPart], dimension: int, uri: str | None) -> RowVectors:
