@@ -162,7 +162,7 @@ class FaissStore(VectorStore):
         return 0 if self.index is None else int(self.index.ntotal)
 
     def describe(self) -> dict:
-        from index.stores.auto import EXACT_BELOW
+        from index.stores.auto import EXACT_BELOW  # every FAISS description has carried it: kept as it was
 
         description = {"store": "faiss", "kind": self.kind, "policy": self.policy, "exact_below": EXACT_BELOW}
         return description | self._described()
