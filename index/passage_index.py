@@ -17,8 +17,8 @@ from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy, merge_candidat
 from index.models import ModelInfo
 from index.segments import DocumentPart, Segment, SentenceTable, StoredChunks, write_json
 from index.stored_arrays import load_npy
+from index.stores import VectorStore, create_store, load_store, same_store_kind
 from index.translate import QueryTranslator
-from index.vector_store import FaissStore, MilvusStore, VectorStore, create_store, is_milvus, load_store
 from index.versions import (
     SEGMENTS,
     IndexMismatch,
@@ -149,7 +149,7 @@ class PassageIndex:
         place. The work follows the change, not the collection, until deleted rows or segments pile up and
         a merge rewrites segments (``merge_policy``: ``index.merge_policy``)."""
         removed = set(removed) & set(self.documents)
-        if not _same_store_kind(self.vectors.store, vector_store):  # another store asked for: one new index
+        if not same_store_kind(self.vectors.store, vector_store):  # another store asked for: one new index
             kept = [part for doc_id, part in self.parts().items() if doc_id not in removed]
             return PassageIndex.create(kept + list(parts), self.model, self.manifest["build"], corpus_dir, vector_store)
         deleted = [set(gone) for gone in self.deleted]
@@ -348,25 +348,12 @@ class PassageIndex:
         return index
 
 
-def _same_store_kind(store: VectorStore, uri: str | None) -> bool:
-    """Whether ``store`` is the kind of store the URI asks for (so it can be updated in place)."""
-    from index import settings
-
-    wanted = settings.vector_store_uri(uri)
-    if is_milvus(wanted):
-        from index.vector_store import parse_milvus_uri
-
-        return isinstance(store, MilvusStore) and parse_milvus_uri(wanted)[0] == store.address
-    policy = wanted.partition(":")[2] or "auto"
-    return isinstance(store, FaissStore) and store.policy == policy
-
-
 def _assemble_vectors(parts: list[DocumentPart], dimension: int, uri: str | None) -> RowVectors:
     """The parts' vectors by row: in the one existing store they all come from when it is of the kind
     asked for (updated in place), else in a new store."""
     sources = {id(part.source): part.source for part in parts if part.source is not None}
     source = next(iter(sources.values())) if len(sources) == 1 else None
-    if source is None or not _same_store_kind(source.store, uri):  # a new store, filled from every part
+    if source is None or not same_store_kind(source.store, uri):  # a new store, filled from every part
         store = create_store(uri, dimension)
         labels = np.arange(sum(len(part.chunks) for part in parts), dtype=np.int64)
         if len(labels):

@@ -24,7 +24,7 @@ from index import integrity
 from index.integrity import IndexDamaged, reading
 from index.live_view import LiveRows, LiveSentences
 from index.segments import DocumentPart, Segment, fsync_tree, write_json
-from index.vector_store import VectorStore
+from index.stores import VectorStore
 
 if TYPE_CHECKING:
     from index.passage_index import RowVectors

@@ -139,7 +139,7 @@ def make_vectors_only(real, size: int, args: dict) -> dict:
     """The vector store alone for N passages (sizes above ``--full-index-limit``); built by the same
     create_store path PassageIndex.create uses."""
     from eval.bench.data import synthetic_vectors
-    from index.vector_store import create_store
+    from index.stores import create_store
 
     started = time.perf_counter()
     parts = list(real.parts().values())

@@ -4,6 +4,7 @@ end to end and of search alone, recall@10 against exact search, the ANN paramete
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -30,10 +31,10 @@ def stage_serve(args: dict) -> dict:
     memory["after_index_rss_mb"] = round(rss_mb(), 1)
     if baseline:  # the plain path: exact IndexFlatIP, torch fp32 questions
         from index.passage_index import RowVectors
-        from index.vector_store import FaissStore
+        from index.stores import FlatStore
 
         vectors = np.load(Path(args["vectors"]))
-        store = FaissStore(vectors.shape[1], "flat")
+        store = FlatStore(vectors.shape[1])
         store.add(np.arange(len(vectors)), vectors)
         del vectors
         index.vectors = RowVectors(store, np.arange(store.count()))
@@ -99,9 +100,9 @@ def ann_sweep(index, query_vectors: np.ndarray, exact: np.ndarray) -> list[dict]
     if getattr(store, "kind", "") not in SWEEPS:
         return []
     parameter, values = SWEEPS[store.kind]
-    sweep, default = [], getattr(store, parameter)
+    sweep, default = [], store.config
     for value in values:
-        setattr(store, parameter, value)
+        store.config = dataclasses.replace(default, **{parameter: value})
         latencies, rows = [], []
         for vector in query_vectors:
             started = time.perf_counter()
@@ -109,7 +110,7 @@ def ann_sweep(index, query_vectors: np.ndarray, exact: np.ndarray) -> list[dict]
             latencies.append(time.perf_counter() - started)
         recall = round(recall_of(rows, exact), 4)
         sweep.append({"parameter": parameter, "value": value, "recall_at_10": recall, **percentiles(latencies)})
-    setattr(store, parameter, default)
+    store.config = default
     return sweep
 
 
@@ -117,14 +118,14 @@ def serve_vectors_only(args: dict, baseline: bool) -> dict:
     """A serving process holding the vector store and the question encoder: search alone, recall, memory."""
     from index.encoder import Encoder
     from index.passage_index import RowVectors
-    from index.vector_store import FaissStore, load_store
+    from index.stores import FlatStore, load_store
 
     memory = {"start_rss_mb": round(rss_mb(), 1)}
     directory = Path(args["index"])
     started = time.perf_counter()
     if baseline:
         vectors = np.load(Path(args["vectors"]))
-        store = FaissStore(vectors.shape[1], "flat")
+        store = FlatStore(vectors.shape[1])
         store.add(np.arange(len(vectors)), vectors)
         del vectors
     else:
