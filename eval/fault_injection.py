@@ -60,13 +60,19 @@ def file_of(index_dir: Path, pattern: str) -> Path:
     return sorted(p for p in Path(index_dir).glob(pattern) if not p.parent.name.endswith(".partial"))[-1]
 
 
-def install_kill_point(point: str) -> None:
-    """Patch the build so that this process SIGKILLs itself at ``point`` (see KILL_POINTS)."""
+def install_kill_point(point: str, pause: float = 0.0) -> None:
+    """Patch the build so that this process SIGKILLs itself at ``point`` (see KILL_POINTS), or with
+    ``pause`` sleeps there that many seconds and goes on (a writer that surely holds the lock a while)."""
+    import time
+
     import index.build as build
     import index.segments as segments
     import index.versions as versions
 
     def die() -> None:
+        if pause:
+            time.sleep(pause)
+            return
         os.kill(os.getpid(), signal.SIGKILL)
 
     def wrap(owner, name: str, before: bool = False, when=lambda *a, **k: True) -> None:

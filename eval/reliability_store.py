@@ -29,6 +29,7 @@ from index.settings import PROJECT_ROOT
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 QUESTION = "中国累计建成开通多少个5G基站？"
+PAUSE_SECONDS = 10.0  # a writer holding the lock this long is met by a second one started meanwhile
 QUICK_KILL_POINTS = ["segment-written", "version-written", "pruning"]
 KILL_DELAYS = [3.0, 6.0]  # seconds after start: a kill from outside, wherever the build then is
 QUICK_KILL_DELAYS = [4.0]
@@ -67,8 +68,12 @@ class Context:
         (target / "write.lock").unlink(missing_ok=True)
         return target
 
-    def cli(self, *args: str, kill_at: str | None = None) -> list[str]:
-        hook = ["-m", "eval.reliability_store", "--kill-at", kill_at] if kill_at else ["-m", "index"]
+    def cli(self, *args: str, kill_at: str | None = None, pause_at: str | None = None) -> list[str]:
+        hook = ["-m", "index"]
+        if kill_at:
+            hook = ["-m", "eval.reliability_store", "--kill-at", kill_at]
+        elif pause_at:
+            hook = ["-m", "eval.reliability_store", "--pause-at", pause_at]
         return [sys.executable, *hook, *args]
 
     def answers(self, index_dir: Path) -> tuple[bool, set[str], str]:
@@ -139,12 +144,22 @@ def kill_checks(ctx: Context, quick: bool) -> list[dict]:
     return results
 
 
+def held(lock: Path, seconds: float = 120) -> None:
+    """Wait until a writer holds this lock (its file names the holder)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (lock.exists() and lock.read_text(errors="replace").strip()):
+        time.sleep(0.05)
+
+
 def concurrent_checks(ctx: Context) -> dict:
-    """Two builds at once on one folder; then a --no-wait build while one runs."""
+    """Two builds at once on one folder (the first holds the lock ``PAUSE_SECONDS`` after taking it, so the
+    second surely meets it); then a --no-wait build while one runs."""
     index_dir = ctx.fresh_copy("concurrent-index")
-    command = ctx.cli("build", "--corpus", str(ctx.corpus_b), "--index", str(index_dir))
+    arguments = ("build", "--corpus", str(ctx.corpus_b), "--index", str(index_dir))
     pipes = {"cwd": PROJECT_ROOT, "env": ctx.env, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    builds = [subprocess.Popen(command, **pipes) for _ in range(2)]
+    builds = [subprocess.Popen(ctx.cli(*arguments, pause_at="lock-taken"), **pipes)]
+    held(index_dir / "write.lock")
+    builds.append(subprocess.Popen(ctx.cli(*arguments), **pipes))
     outputs = [build.communicate(timeout=600) for build in builds]
     answered, documents, error = ctx.answers(index_dir)
     together = {
@@ -156,10 +171,7 @@ def concurrent_checks(ctx: Context) -> dict:
     }
     index_dir = ctx.fresh_copy("no-wait-index")
     first = subprocess.Popen(ctx.cli("build", "--corpus", str(ctx.corpus_b), "--index", str(index_dir)), **pipes)
-    deadline = time.monotonic() + 120
-    lock = index_dir / "write.lock"
-    while time.monotonic() < deadline and not (lock.exists() and lock.read_text(errors="replace").strip()):
-        time.sleep(0.05)  # until the first build holds the lock
+    held(index_dir / "write.lock")
     second = subprocess.run(
         ctx.cli("build", "--no-wait", "--corpus", str(ctx.corpus_b), "--index", str(index_dir)),
         **{k: v for k, v in pipes.items() if k not in ("stdout", "stderr")},
@@ -288,8 +300,8 @@ def table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--kill-at"]:  # a build that kills itself at a named point (the subprocesses of (a))
-        install_kill_point(argv[1])
+    if argv[:1] in (["--kill-at"], ["--pause-at"]):  # a build that dies (a) or holds the lock (b) at a point
+        install_kill_point(argv[1], pause=PAUSE_SECONDS if argv[0] == "--pause-at" else 0.0)
         from index.__main__ import main as index_main
 
         return index_main(argv[2:])
