@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from index import integrity
-from index.integrity import IndexDamaged, reading
+from index.integrity import CURRENT, SEGMENTS, IndexDamaged, reading
 from index.live_view import LiveRows, LiveSentences
 from index.segments import DocumentPart, Segment, fsync_tree, write_json
 from index.stores import VectorStore
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 # 4: segments (index/segments.py) with deletions in the manifest; vector labels by live row.
 FORMAT_VERSION = 4
-CURRENT = "CURRENT"
-SEGMENTS = "segments"
 T = TypeVar("T")
 
 
