@@ -86,7 +86,7 @@ def measure_background(ask: Callable[[str], list[Evidence]], quantile: float = 0
 
 def background_questions() -> list[tuple[str, str]]:
     """(language, question) of lexicon/background_questions.jsonl."""
-    path = lexicon.FOLDER / "background_questions.jsonl"
+    path = lexicon.path("background_questions.jsonl")
     if not path.is_file():
         return []
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

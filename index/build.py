@@ -78,9 +78,8 @@ class BuildReport:
 
 ProgressCallback = Callable[[int, int], None]  # (texts embedded, texts to embed in all)
 
-# build_index's default batch: chunks embedded between two saves. ~10k chunks and their sentences are ~10M model
-# tokens, about 20 minutes of embedding on 2 cores, and ~1 GB of vectors and keyword tokens in memory. Not a
-# BuildSettings field: the batch size does not change the index, so it must not force a rebuild.
+# Chunks embedded between two saves (memory and time per batch: bench/README.md, "Builds go in batches").
+# Not a BuildSettings field: the batch size does not change the index, so it must not force a rebuild.
 BATCH_CHUNKS = 10_000
 
 

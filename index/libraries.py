@@ -132,11 +132,11 @@ def libraries_dir(data: Path) -> Path:
 
 
 def sample_library() -> Library:
-    """The bundled corpus, read-only; its index is the build product data/index."""
+    """The bundled corpus, read-only; its index is the build product data/index (``settings.sample_index``)."""
     return Library(
         SAMPLE,
         settings.BUNDLED_CORPUS,
-        settings.SAMPLE_INDEX,
+        settings.sample_index(),
         read_only=True,
         description="The bundled sample documents (read-only)",
         source=str(settings.BUNDLED_CORPUS),

@@ -35,6 +35,18 @@ def forget() -> None:
         _cache.clear()
 
 
+def remember(texts: Sequence[str]) -> None:
+    """Encode texts not cached yet in one batch (a build's background questions: one pass for all of them
+    costs what a few one at a time cost)."""
+    with _lock:
+        missing = [text for text in dict.fromkeys(texts) if text not in _cache]
+        if missing:
+            for text, vector in zip(missing, np.asarray(_model().encode(missing), dtype=np.float32), strict=True):
+                _cache[text] = vector
+        while len(_cache) > CACHE:
+            _cache.popitem(last=False)
+
+
 def similarities(question: str, sentences: Sequence[str]) -> list[float]:
     """Cosine of the question with each sentence (the vectors come normalised)."""
     if not sentences:

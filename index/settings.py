@@ -14,7 +14,7 @@ BUNDLED_CORPUS = PROJECT_ROOT / "data" / "corpus"
 BUNDLED_QA = PROJECT_ROOT / "data" / "eval" / "dev_qa.jsonl"
 # The index of the bundled corpus: a build product of the repository's own sample data (gitignored), the
 # default of every command's --index, and the index of the read-only "sample" library (index/libraries.py).
-SAMPLE_INDEX = PROJECT_ROOT / "data" / "index"
+BUNDLED_INDEX = PROJECT_ROOT / "data" / "index"
 APP_NAME = "citelens"
 DEFAULT_MODEL = "multilingual-e5-small"
 
@@ -24,6 +24,7 @@ ENV_CACHE = "CITELENS_CACHE"
 ENV_BACKEND = "CITELENS_BACKEND"
 ENV_VECTOR_STORE = "CITELENS_VECTOR_STORE"
 ENV_DATA = "CITELENS_DATA"
+ENV_SAMPLE_INDEX = "CITELENS_SAMPLE_INDEX"
 
 # Encoder backends (see index/encoder.py); the default is the one that measured fastest at equal
 # retrieval quality on these CPUs (bench/README.md): int8 passages, full-precision questions.
@@ -32,8 +33,15 @@ DEFAULT_BACKEND = "onnx-int8"
 
 
 def index_dir(explicit: str | Path | None = None) -> Path:
-    """``--index`` flag, else $CITELENS_INDEX, else data/index in the project."""
-    return given_index_dir(explicit) or SAMPLE_INDEX
+    """``--index`` flag, else $CITELENS_INDEX, else the sample's index (data/index in the project)."""
+    return given_index_dir(explicit) or sample_index()
+
+
+def sample_index() -> Path:
+    """Where the bundled corpus's index is built: $CITELENS_SAMPLE_INDEX (a checkout that cannot be written
+    to), else data/index in the project."""
+    value = os.environ.get(ENV_SAMPLE_INDEX)
+    return Path(value).expanduser() if value else BUNDLED_INDEX
 
 
 def given_index_dir(explicit: str | Path | None = None) -> Path | None:

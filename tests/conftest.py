@@ -91,3 +91,11 @@ def encoder():
     from index.encoder import Encoder
 
     return Encoder()
+
+
+@pytest.fixture(scope="session")
+def fake_encoder():
+    """A small deterministic encoder (tests/fake_encoder.py) for tests where the model is not the subject."""
+    from tests.fake_encoder import FakeEncoder
+
+    return FakeEncoder()

@@ -48,7 +48,7 @@ def shared(monkeypatch) -> Path:
 @pytest.fixture(autouse=True)
 def sample_index(monkeypatch) -> Path:
     """The sample library's index is the shared fixture index here (the real one is a build of data/corpus)."""
-    monkeypatch.setattr(settings, "SAMPLE_INDEX", shared_index())
+    monkeypatch.setenv(settings.ENV_SAMPLE_INDEX, str(shared_index()))
     return shared_index()
 
 

@@ -22,7 +22,7 @@ NEW_DOCUMENT = (
 
 
 class CountingEncoder:
-    """The real encoder, counting the passages it embeds."""
+    """An encoder, counting the passages it embeds."""
 
     def __init__(self, encoder):
         self.encoder = encoder
@@ -42,12 +42,12 @@ def build(corpus, directory, counting: CountingEncoder):
 
 
 @pytest.mark.parametrize("store", ["faiss", "faiss:hnsw", "milvus"])
-def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch, encoder):
+def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch, fake_encoder):
     uri = f"milvus:{tmp_path / 'milvus.db'}" if store == "milvus" else store
     monkeypatch.setenv("CITELENS_VECTOR_STORE", uri)
     corpus, directory = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(FIXTURES / "corpus_small", corpus)
-    counting = CountingEncoder(encoder)
+    counting = CountingEncoder(fake_encoder)
 
     first = build(corpus, directory, counting)
     assert first.embedded == 3
@@ -70,7 +70,7 @@ def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch
         int(label) for chunk, label in zip(index.chunks, index.vectors.labels, strict=True) if chunk.doc_id == "law.md"
     }
     assert kept == law_labels  # unchanged documents keep their vectors: the store was updated, not rebuilt
-    hits = Searcher(index, encoder).search("全国累计建成多少亩高标准农田？", k=3)
+    hits = Searcher(index, fake_encoder).search("全国累计建成多少亩高标准农田？", k=3)
     assert hits[0].doc == "new.txt"
 
     # change: only the changed document is re-embedded
@@ -89,9 +89,9 @@ def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch
     assert "law.md" not in index.documents and all(chunk.doc_id != "law.md" for chunk in index.chunks)
     assert index.vector_store.count() == len(index.chunks) == len(index.keyword.tokens)
     assert index.keyword.scores(["数据安全法"]).max() == 0  # a term only law.md held
-    _, found = index.vector_store.search(encoder.encode_queries(["数据安全法 个人信息保护法"]), 50)
+    _, found = index.vector_store.search(fake_encoder.encode_queries(["数据安全法 个人信息保护法"]), 50)
     assert not {int(label) for label in found[0]} & law_labels
-    hits = Searcher(index, encoder).search("中国制定了哪些数据安全方面的法律？", k=5)
+    hits = Searcher(index, fake_encoder).search("中国制定了哪些数据安全方面的法律？", k=5)
     assert hits and all(hit.doc != "law.md" for hit in hits)
 
     # nothing changed: nothing embedded, same vectors

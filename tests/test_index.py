@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from index.passage_index import PassageIndex
 from index.search import BadQuestion, Searcher
 from index.settings import PROJECT_ROOT
 from index.versions import CURRENT, IndexMismatch, IndexNotFound, live_version
+from tests.cli import index_cli
 from tests.conftest import FIXTURES
 
 SMALL_CORPUS = FIXTURES / "corpus_small"
@@ -100,13 +100,6 @@ def test_save_switches_versions_atomically(built_index, tmp_path):
     assert len(PassageIndex.load(copy).chunks) == len(index.chunks)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "index", *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300
-    )
-
-
 def test_batch_search_contract(built_index, tmp_path):
     questions = tmp_path / "questions.jsonl"
     questions.write_text(
@@ -120,7 +113,7 @@ def test_batch_search_contract(built_index, tmp_path):
         ),
         encoding="utf-8",
     )
-    result = run_cli("search", "--index", str(built_index), "--batch", str(questions), "--k", "2")
+    result = index_cli("search", "--index", str(built_index), "--batch", str(questions), "--k", "2")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["q1", "q2", "q3", None]
@@ -136,8 +129,22 @@ def test_batch_search_contract(built_index, tmp_path):
 
 
 def test_search_cli_text_and_mismatch(built_index):
-    result = run_cli("search", "--index", str(built_index), "How many 5G base stations?", "--k", "1")
+    result = index_cli("search", "--index", str(built_index), "How many 5G base stations?", "--k", "1")
     assert result.returncode == 0, result.stderr
     assert "[1]" in result.stdout and "5g.txt" not in result.stdout and "数字基础设施" in result.stdout
-    mismatch = run_cli("search", "--index", str(built_index), "--model", "no-such/model", "x")
+    mismatch = index_cli("search", "--index", str(built_index), "--model", "no-such/model", "x")
     assert mismatch.returncode == 2 and "not available offline" in mismatch.stderr
+
+
+def test_python_m_index_runs_as_a_program(built_index):
+    """The other tests call ``main(argv)`` in-process; this one runs the module as users do: exit code and output
+    of a real process (verify loads no model, so it is quick)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "index", "verify", "--index", str(built_index)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "match their checksums" in result.stdout

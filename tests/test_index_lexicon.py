@@ -26,19 +26,19 @@ CHILD = r"""
 import json, sys, tempfile
 from pathlib import Path
 import index.lexicon
-index.lexicon.FOLDER = Path(tempfile.mkdtemp())  # every lexicon file missing, before anything reads one
-from index.build import BuildSettings, build_index
-from index.encoder import Encoder
-from index.passage_index import PassageIndex
-from index.search import Searcher
-from index.translate import CAPITALS, ENGLISH_STOP_WORDS
-work = Path(tempfile.mkdtemp())
-encoder = Encoder()
-build_index(Path(sys.argv[1]), work, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False)
-searcher = Searcher(PassageIndex.load(work), encoder)
-zh = searcher.answer("中国累计建成开通多少个5G基站？", k=3)
-en = searcher.answer("How many 5G base stations did China build?", k=3)
-print(json.dumps({"capitals": len(CAPITALS), "stop": len(ENGLISH_STOP_WORDS), "background": searcher.background,
+with index.lexicon.read_from(Path(tempfile.mkdtemp())):  # every lexicon file missing, while it runs
+    from index.build import BuildSettings, build_index
+    from index.encoder import Encoder
+    from index.passage_index import PassageIndex
+    from index.search import Searcher
+    from index.translate import CAPITALS, ENGLISH_STOP_WORDS
+    work = Path(tempfile.mkdtemp())
+    encoder = Encoder()
+    build_index(Path(sys.argv[1]), work, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False)
+    searcher = Searcher(PassageIndex.load(work), encoder)
+    zh = searcher.answer("中国累计建成开通多少个5G基站？", k=3)
+    en = searcher.answer("How many 5G base stations did China build?", k=3)
+    print(json.dumps({"capitals": len(CAPITALS), "stop": len(ENGLISH_STOP_WORDS), "background": searcher.background,
                   "zh": zh.hits[0].doc, "en": en.hits[0].doc, "zh_relevance": zh.relevance}))
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -15,27 +16,24 @@ LISTS = sorted(path.stem for path in lexicon.LEXICON_DIR.glob("*.txt"))
 
 
 @pytest.fixture
-def no_lexicon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def no_lexicon(tmp_path: Path):
     """Every lexicon file missing."""
-    monkeypatch.setattr(lexicon, "LEXICON_DIR", tmp_path)
-    lexicon.clear_cache()
-    yield
-    lexicon.clear_cache()
+    with lexicon.read_from(tmp_path):
+        yield
 
 
 @pytest.fixture
-def without(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def without(tmp_path: Path):
     """Hide some lexicon files: ``without("news_agencies")``."""
+    with ExitStack() as stack:
 
-    def hide(*names: str) -> None:
-        for path in lexicon.LEXICON_DIR.glob("*.txt"):
-            if path.stem not in names:
-                (tmp_path / path.name).write_bytes(path.read_bytes())
-        monkeypatch.setattr(lexicon, "LEXICON_DIR", tmp_path)
-        lexicon.clear_cache()
+        def hide(*names: str) -> None:
+            for path in lexicon.LEXICON_DIR.glob("*.txt"):
+                if path.stem not in names:
+                    (tmp_path / path.name).write_bytes(path.read_bytes())
+            stack.enter_context(lexicon.read_from(tmp_path))
 
-    yield hide
-    lexicon.clear_cache()
+        yield hide
 
 
 def test_the_lists_are_there():

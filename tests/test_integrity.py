@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,8 @@ from index.build import BuildSettings, build_index
 from index.integrity import IndexDamaged, verify_index
 from index.passage_index import PassageIndex
 from index.search import Searcher
-from index.settings import PROJECT_ROOT
 from index.versions import CURRENT
+from tests.cli import index_cli
 from tests.conftest import FIXTURES
 
 CORPUS = FIXTURES / "corpus_small"
@@ -41,10 +39,7 @@ def index_dir(built, tmp_path) -> Path:
     return copy
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "index", *args], cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True
-    )
+cli = index_cli  # in-process: main(argv)
 
 
 @pytest.mark.parametrize("mode", ["truncate", "flip", "delete"])

@@ -115,7 +115,7 @@ def test_an_unknown_library_is_a_clear_error(data_dir):
 
 def test_the_sample_is_the_bundled_corpus_and_read_only(data_dir):
     sample = libraries.library(data_dir, SAMPLE)
-    assert sample.read_only and sample.corpus == BUNDLED_CORPUS and sample.index == settings.SAMPLE_INDEX
+    assert sample.read_only and sample.corpus == BUNDLED_CORPUS and sample.index == settings.BUNDLED_INDEX
     assert sample.root is None and len(sample.files()) == 5
     for doomed in (lambda: libraries.delete_library(data_dir, SAMPLE), sample.require_writable):
         with pytest.raises(ReadOnlyLibrary, match="read-only: create a library"):

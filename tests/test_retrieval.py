@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -19,8 +16,8 @@ from index.search.collapse import CollapseConfig, collapse
 from index.search.fusion import FusionConfig, fuse
 from index.search.keyword_scores import KeywordConfig
 from index.search.question import document_references
-from index.settings import PROJECT_ROOT
 from index.translate import QueryTranslator
+from tests.cli import eval_cli
 from tests.conftest import FIXTURES
 
 
@@ -131,28 +128,8 @@ def test_beir_reader(tmp_path):
 
 
 def test_eval_cli_on_beir_folder_writes_report(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     out = tmp_path / "report"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "eval",
-            "--beir",
-            str(FIXTURES / "beir_small"),
-            "--config",
-            "dense",
-            "full",
-            "--out",
-            str(out),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT_ROOT,
-        timeout=600,
-    )
+    result = eval_cli("--beir", FIXTURES / "beir_small", "--config", "dense", "full", "--out", out, "--json")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
     assert metrics["full"]["all"]["questions"] == 2

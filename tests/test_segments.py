@@ -65,8 +65,8 @@ def segment_files(directory, name: str) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
 
 
-def test_an_added_document_is_a_new_segment_and_the_old_one_is_not_rewritten(corpus, tmp_path, encoder):
-    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+def test_an_added_document_is_a_new_segment_and_the_old_one_is_not_rewritten(corpus, tmp_path, fake_encoder):
+    directory, counting = tmp_path / "index", CountingEncoder(fake_encoder)
     build(corpus, directory, counting)
     first = read_manifest(directory)["segments"]
     assert len(first) == 1
@@ -84,7 +84,7 @@ def test_an_added_document_is_a_new_segment_and_the_old_one_is_not_rewritten(cor
     index = PassageIndex.load(directory)
     assert len(index.chunks) == index.vector_store.count() == len(index.keyword.tokens)
     assert index.chunks[len(index.chunks) - 1].doc_id == "doc8.txt"  # live rows: segment after segment
-    hits = Searcher(index, encoder).search("冰雪运动取得了几项进展？", k=3)
+    hits = Searcher(index, fake_encoder).search("冰雪运动取得了几项进展？", k=3)
     assert hits[0].doc == "doc8.txt" and "冰雪运动" in hits[0].text
     # English questions reach the new words: the translator was extended, as a full build would make it
     fresh = QueryTranslator.build(index.keyword.vocabulary)
@@ -92,8 +92,8 @@ def test_an_added_document_is_a_new_segment_and_the_old_one_is_not_rewritten(cor
     assert {k: sorted(v) for k, v in index.translator.pinyin.items()} == {k: sorted(v) for k, v in fresh.pinyin.items()}
 
 
-def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, tmp_path, encoder):
-    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, tmp_path, fake_encoder):
+    directory, counting = tmp_path / "index", CountingEncoder(fake_encoder)
     build(corpus, directory, counting)
     name = read_manifest(directory)["segments"][0]["name"]
     before = segment_files(directory, name)
@@ -110,7 +110,7 @@ def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, t
     assert "doc3.txt" not in index.documents and all(chunk.doc_id != "doc3.txt" for chunk in index.chunks)
     assert index.keyword.scores(["乡村振兴"]).max() == 0  # only doc3 held it; its rows are still on disk
     assert index.keyword.postings("乡村振兴")[0].size == 0
-    hits = Searcher(index, encoder).search("乡村振兴取得了哪些进展？", k=10)
+    hits = Searcher(index, fake_encoder).search("乡村振兴取得了哪些进展？", k=10)
     assert hits and all(hit.doc != "doc3.txt" for hit in hits)
 
     (corpus / "doc4.txt").unlink()
@@ -123,13 +123,13 @@ def test_removed_documents_are_marked_deleted_until_a_merge_drops_them(corpus, t
     index = PassageIndex.load(directory)
     assert sorted(index.documents) == ["doc0.txt", "doc1.txt", "doc2.txt", "doc6.txt", "doc7.txt"]
     assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
-    hits = Searcher(index, encoder).search("碳达峰取得了几项进展？", k=3)
+    hits = Searcher(index, fake_encoder).search("碳达峰取得了几项进展？", k=3)
     assert hits and all(hit.doc != "doc4.txt" for hit in hits)
-    assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+    assert Searcher(index, fake_encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
 
 
-def test_a_segment_whose_documents_are_all_removed_is_dropped(corpus, tmp_path, encoder):
-    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+def test_a_segment_whose_documents_are_all_removed_is_dropped(corpus, tmp_path, fake_encoder):
+    directory, counting = tmp_path / "index", CountingEncoder(fake_encoder)
     build(corpus, directory, counting)
     first = read_manifest(directory)["segments"][0]["name"]
     before = segment_files(directory, first)
@@ -144,9 +144,9 @@ def test_a_segment_whose_documents_are_all_removed_is_dropped(corpus, tmp_path, 
     assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
 
 
-def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corpus, tmp_path, encoder):
+def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corpus, tmp_path, fake_encoder):
     policy = MergePolicy(factor=3)
-    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    directory, counting = tmp_path / "index", CountingEncoder(fake_encoder)
     (corpus / "doc7.txt").unlink()
     (corpus / "doc6.txt").unlink()
     build(corpus, directory, counting, merge_policy=policy)
@@ -160,7 +160,7 @@ def test_segments_of_one_size_tier_are_merged_and_a_merge_re_embeds_nothing(corp
     index = PassageIndex.load(directory)
     assert sorted(index.documents) == [f"doc{n}.txt" for n in range(8)]
     assert len(index.chunks) == index.vector_store.count() == len(index.keyword.tokens)
-    assert Searcher(index, encoder).search("海洋经济取得了几项进展？", k=3)[0].doc == "doc7.txt"
+    assert Searcher(index, fake_encoder).search("海洋经济取得了几项进展？", k=3)[0].doc == "doc7.txt"
 
 
 def test_merges_follow_size_tiers_and_stay_bounded():
@@ -182,9 +182,9 @@ def test_merges_follow_size_tiers_and_stay_bounded():
     assert candidates((1_000, 300), 50) == [0]  # 30% deleted: rewritten
 
 
-def test_keyword_scores_use_the_idf_of_all_segments(corpus, tmp_path, encoder):
+def test_keyword_scores_use_the_idf_of_all_segments(corpus, tmp_path, fake_encoder):
     assert lucene_idf(3, 10) == pytest.approx(float(bm25s.scoring._score_idf_lucene(3, 10)))
-    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+    directory, counting = tmp_path / "index", CountingEncoder(fake_encoder)
     build(corpus, directory, counting)
     write_document(corpus, 8)
     build(corpus, directory, counting)
@@ -205,8 +205,8 @@ def test_keyword_scores_use_the_idf_of_all_segments(corpus, tmp_path, encoder):
     assert values[-1] < local[1][1][0]
 
 
-def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_path, encoder, monkeypatch):
-    directory, counting = tmp_path / "index", CountingEncoder(encoder)
+def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_path, fake_encoder, monkeypatch):
+    directory, counting = tmp_path / "index", CountingEncoder(fake_encoder)
     build(corpus, directory, counting)
     chunks = len(PassageIndex.load(directory).chunks)
     write_document(corpus, 8)
@@ -221,7 +221,7 @@ def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_
     assert len(list((directory / SEGMENTS).iterdir())) == 2  # the new segment was written, not used
     index = PassageIndex.load(directory)
     assert len(index.chunks) == chunks and "doc8.txt" not in index.documents
-    assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+    assert Searcher(index, fake_encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
 
     build(corpus, directory, counting)
     manifest = read_manifest(directory)
@@ -229,11 +229,13 @@ def test_a_build_killed_before_the_switch_leaves_the_previous_index(corpus, tmp_
     assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])
 
 
-def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corpus, tmp_path, encoder):
+def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corpus, tmp_path, fake_encoder):
     """Documents are embedded in batches, each saved and made live before the next: a build stopped in its
     third batch leaves the first two batches' documents searchable, and the next run embeds only the rest."""
-    directory, stopped = tmp_path / "index", StoppedInThirdBatch(encoder)
-    assert {len(build_module.chunk_documents([d], encoder, SETTINGS)[0].chunks) for d in load_corpus(corpus)[0]} == {1}
+    directory, stopped = tmp_path / "index", StoppedInThirdBatch(fake_encoder)
+    assert {
+        len(build_module.chunk_documents([d], fake_encoder, SETTINGS)[0].chunks) for d in load_corpus(corpus)[0]
+    } == {1}
     reported = []
     with pytest.raises(KeyboardInterrupt):
         build_index(
@@ -247,33 +249,36 @@ def test_a_large_build_is_saved_batch_by_batch_and_resumes_where_it_stopped(corp
         )
     assert sorted(read_manifest(directory)["documents"]) == ["doc0.txt", "doc1.txt", "doc2.txt", "doc3.txt"]
     index = PassageIndex.load(directory)
-    assert Searcher(index, encoder).search("数据安全取得了几项进展？", k=3)[0].doc == "doc1.txt"
+    assert Searcher(index, fake_encoder).search("数据安全取得了几项进展？", k=3)[0].doc == "doc1.txt"
     done = [d for d, _ in reported]
     assert done == sorted(done) and len({t for _, t in reported}) == 1  # one total over every batch
     assert done[-1] == len(stopped.embedded) < reported[0][1]
 
-    counting = CountingEncoder(encoder)
+    counting = CountingEncoder(fake_encoder)
     report = build(corpus, directory, counting, batch_chunks=2)
     assert report.embedded == 4 and not any("数据安全" in text for text in counting.embedded)
     manifest = read_manifest(directory)
     assert sorted(manifest["documents"]) == [f"doc{n}.txt" for n in range(8)]
     index = PassageIndex.load(directory)
     assert len(index.chunks) == index.vector_store.count() == manifest["counts"]["chunks"]
-    assert Searcher(index, encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+    assert Searcher(index, fake_encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
 
 
-def test_a_rebuild_with_other_settings_keeps_the_old_index_live_until_it_is_whole(corpus, tmp_path, encoder):
+def test_a_rebuild_with_other_settings_keeps_the_old_index_live_until_it_is_whole(corpus, tmp_path, fake_encoder):
     directory = tmp_path / "index"
-    build(corpus, directory, CountingEncoder(encoder))
+    build(corpus, directory, CountingEncoder(fake_encoder))
     old = read_manifest(directory)
 
     other, quiet = BuildSettings(max_tokens=48, overlap_tokens=8), {"progress": False, "log": lambda m: None}
     with pytest.raises(KeyboardInterrupt):
-        build_index(corpus, directory, StoppedInThirdBatch(encoder), other, batch_chunks=2, **quiet)
+        build_index(corpus, directory, StoppedInThirdBatch(fake_encoder), other, batch_chunks=2, **quiet)
     assert read_manifest(directory) == old  # the old index, whole, still live
-    assert Searcher(PassageIndex.load(directory), encoder).search("人工智能取得了几项进展？", k=3)[0].doc == "doc6.txt"
+    assert (
+        Searcher(PassageIndex.load(directory), fake_encoder).search("人工智能取得了几项进展？", k=3)[0].doc
+        == "doc6.txt"
+    )
 
-    report = build_index(corpus, directory, CountingEncoder(encoder), other, batch_chunks=2, **quiet)
+    report = build_index(corpus, directory, CountingEncoder(fake_encoder), other, batch_chunks=2, **quiet)
     manifest = read_manifest(directory)
     assert report.embedded == 8 and manifest["build"]["max_tokens"] == 48 and len(manifest["documents"]) == 8
     assert sorted(p.name for p in (directory / SEGMENTS).iterdir()) == sorted(s["name"] for s in manifest["segments"])

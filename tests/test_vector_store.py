@@ -285,17 +285,12 @@ def test_store_uris(milvus_lite):
 def test_cli_flags_choose_the_vector_store_and_the_backend(tmp_path):
     """`--vector-store` puts the vectors in Milvus (milvus-lite here); `--backend` picks the encoder."""
     import json
-    import subprocess
-    import sys
 
     from index.passage_index import read_manifest
-    from index.settings import PROJECT_ROOT
+    from tests.cli import index_cli as run
     from tests.conftest import FIXTURES
 
     index_dir, store = tmp_path / "index", tmp_path / "vectors.db"
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "index", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
-    )
     built = run(
         "build",
         "--corpus",

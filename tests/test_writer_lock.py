@@ -99,28 +99,40 @@ def test_threads_of_one_process_exclude_each_other_and_one_thread_reenters(tmp_p
     assert not overlaps
 
 
-def test_two_concurrent_builds_leave_a_verified_searchable_index(tmp_path):
+BUILD = (
+    "import sys; from pathlib import Path\n"
+    "from eval.fault_injection import install_kill_point\n"
+    "from index.build import BuildSettings, build_index\n"
+    "from tests.fake_encoder import FakeEncoder\n"
+    "if sys.argv[3] == 'pause': install_kill_point('lock-taken', pause=3.0)  # surely holds the lock a while\n"
+    "build_index(Path(sys.argv[1]), Path(sys.argv[2]), FakeEncoder(), BuildSettings(max_tokens=64, overlap_tokens=8),\n"
+    "            progress=False)\n"
+)
+
+
+def test_two_concurrent_builds_leave_a_verified_searchable_index(tmp_path, fake_encoder):
+    """Two build processes on one folder (the model is not the subject: the test encoder); the first holds the
+    lock 3 s, so the second surely meets it, waits, then builds over the first's index."""
+    from index.integrity import verify_index
+    from index.passage_index import PassageIndex
+    from index.search import Searcher
+    from index.versions import CURRENT
+
     index_dir = tmp_path / "index"
-    command = [sys.executable, "-m", "index", "build", "--corpus", str(FIXTURES / "corpus_small")]
-    command += ["--index", str(index_dir), "--max-tokens", "64", "--overlap", "8"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    builds = [
-        subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [build.communicate(timeout=600) for build in builds]
-    assert [build.returncode for build in builds] == [0, 0], outputs
-    assert sum("Waiting for the build by pid" in err for _, err in outputs) == 1  # exactly one waited
-    verify = subprocess.run(
-        [sys.executable, "-m", "index", "verify", "--index", str(index_dir)], cwd=PROJECT_ROOT, capture_output=True
-    )
-    assert verify.returncode == 0, verify.stderr.decode()
-    search = subprocess.run(
-        [sys.executable, "-m", "index", "search", "粮食产量", "--json", "--index", str(index_dir)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert search.returncode == 0, search.stderr
-    assert json.loads(search.stdout)["hits"]
+
+    def start(mode: str) -> subprocess.Popen:
+        command = [sys.executable, "-c", BUILD, str(FIXTURES / "corpus_small"), str(index_dir), mode]
+        return subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = start("pause")
+    deadline = time.monotonic() + 60
+    while not (index_dir / LOCK_FILE).exists() and time.monotonic() < deadline:  # the first holds the lock
+        time.sleep(0.05)
+    second = start("go")
+    outputs = [build.communicate(timeout=600) for build in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert "Waiting for the build by pid" not in outputs[0][1]
+    assert f"Waiting for the build by pid {first.pid}" in outputs[1][1]  # the second waited for the first
+    assert (index_dir / CURRENT).exists() and verify_index(index_dir).problems == []
+    hits = Searcher(PassageIndex.load(index_dir), fake_encoder).search("粮食产量", k=3)
+    assert hits and {hit.doc for hit in hits} <= {"farm.txt", "law.md", "5g.txt"}

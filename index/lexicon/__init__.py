@@ -7,13 +7,21 @@ A missing or empty file turns its feature off (an empty list or table); the sear
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent
+_folder = [FOLDER]  # where the lists are read from: this package, unless ``read_from`` says otherwise
+
+
+def path(name: str) -> Path:
+    """The file of a list, in the folder lists are read from now."""
+    return _folder[-1] / name
 
 
 def _lines(name: str) -> list[str]:
-    path = FOLDER / name
+    path = _folder[-1] / name
     if not path.is_file():
         return []
     lines = []
@@ -34,3 +42,18 @@ def words(name: str) -> frozenset[str]:
 def table(name: str) -> tuple[tuple[str, ...], ...]:
     """Tab-separated rows, in file order (order can matter: longer entries first)."""
     return tuple(tuple(cell.strip() for cell in line.split("\t")) for line in _lines(name))
+
+
+@contextmanager
+def read_from(folder: Path) -> Iterator[None]:
+    """Read the lists from ``folder`` while inside. Modules keep what they read at import (the stop words, the
+    capitals): a folder lacking lists turns their features off for what is imported inside."""
+    _folder.append(Path(folder))
+    words.cache_clear()
+    table.cache_clear()
+    try:
+        yield
+    finally:
+        _folder.pop()
+        words.cache_clear()
+        table.cache_clear()

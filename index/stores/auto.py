@@ -15,10 +15,7 @@ from index.stores.faiss_base import FaissStore
 from index.stores.flat import FlatStore
 from index.stores.ivf import IVFStore
 
-# Measured on the 2-core machine (one question, one thread, real questions, load average 8.6-10.7):
-# exact search p50 0.26 ms at 5k vectors, 1.1 ms at 10k, 18 ms at 20k, 30 ms at 50k; IVF (nprobe 160)
-# 0.52, 0.90, 0.84, 1.19 ms at recall@10 1.0, 1.0, .993, .995, built in 1.3, 3.5, 15, 39 s. Exact search
-# (recall 1) is kept up to where the two cost the same.
+# Exact search (recall 1) up to where it costs what IVF costs: bench/README.md, "Vector store".
 EXACT_BELOW = 10_000
 
 
