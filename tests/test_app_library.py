@@ -17,8 +17,9 @@ from ui import library
 
 
 @pytest.fixture
-def index_dir(tmp_path) -> Path:
-    return build_fixture_index(tmp_path)
+def index_dir(tmp_path, fake_encoder) -> Path:
+    """A fixture index of this test's own, built by the test encoder (changes to it are the subject, not the model)."""
+    return build_fixture_index(tmp_path, fake_encoder)
 
 
 def snapshot(index_dir: Path) -> tuple[str, dict[str, bytes]]:
@@ -54,7 +55,7 @@ def test_free_name_never_overwrites(tmp_path):
     assert library.free_name(tmp_path, "c.md") == "c.md"
 
 
-def test_rejected_uploads_get_a_reason_and_change_nothing(index_dir):
+def test_rejected_uploads_get_a_reason_and_change_nothing(index_dir, fake_encoder):
     before = snapshot(index_dir)
     manifest = read_manifest(index_dir)
     existing = (Path(manifest["corpus"]) / "law.md").read_bytes()
@@ -67,7 +68,7 @@ def test_rejected_uploads_get_a_reason_and_change_nothing(index_dir):
         ("scan.pdf", b"%PDF-1.4 not really a pdf"),
         ("blank.html", b"<html><head><title>t</title></head><body><script>x()</script></body></html>"),
     ]
-    change = library.add_files(uploads, index_dir, manifest, encoder())
+    change = library.add_files(uploads, index_dir, manifest, fake_encoder)
     reasons = {rejected.name: rejected.reason for rejected in change.rejected}
     assert change.added == [] and change.report is None
     assert "unsupported file type '.exe'" in reasons["virus.exe"]
@@ -86,14 +87,14 @@ def test_too_large_is_rejected_before_reading(tmp_path):
         library.check_upload("big.txt", "文字".encode() * 100, tmp_path, manifest, max_bytes=100)
 
 
-def test_upload_is_added_incrementally_and_found(index_dir):
+def test_upload_is_added_incrementally_and_found(index_dir, fake_encoder):
     manifest = read_manifest(index_dir)
     corpus = Path(manifest["corpus"])
     data = (UPLOADS / "longjing.md").read_bytes()
     bad = ("empty.txt", b"")
     seen = []
     uploads = [("西湖 龙井.md", data), bad, ("again.md", data)]
-    change = library.add_files(uploads, index_dir, manifest, encoder(), progress=lambda d, t: seen.append((d, t)))
+    change = library.add_files(uploads, index_dir, manifest, fake_encoder, progress=lambda d, t: seen.append((d, t)))
     assert [a.name for a in change.added] == ["西湖_龙井.md"]
     assert change.added[0].document.title == "西湖龙井茶"
     assert {r.name for r in change.rejected} == {"empty.txt", "again.md"}  # the same file twice in one upload
@@ -101,22 +102,22 @@ def test_upload_is_added_incrementally_and_found(index_dir):
     assert change.report.embedded == 1  # only the new document was embedded
     assert seen and seen[-1][0] == seen[-1][1]
     assert not [p for p in corpus.iterdir() if p.name.startswith(".")]  # no temporary left behind
-    searcher = Searcher(PassageIndex.load(index_dir), encoder())
+    searcher = Searcher(PassageIndex.load(index_dir), fake_encoder)
     assert searcher.search("龙井茶产自哪里？", k=1)[0].doc == "西湖_龙井.md"
     assert read_manifest(index_dir)["build"] == manifest["build"]  # built as before (same chunk size)
 
 
-def test_same_name_different_content_is_stored_beside(index_dir):
+def test_same_name_different_content_is_stored_beside(index_dir, fake_encoder):
     manifest = read_manifest(index_dir)
-    change = library.add_files([("law.md", (UPLOADS / "longjing.md").read_bytes())], index_dir, manifest, encoder())
+    change = library.add_files([("law.md", (UPLOADS / "longjing.md").read_bytes())], index_dir, manifest, fake_encoder)
     assert [a.name for a in change.added] == ["law-2.md"]
     assert set(read_manifest(index_dir)["documents"]) == {"law.md", "law-2.md", "notes.txt", "reprint.txt"}
 
 
-def test_remove_document_deletes_its_file_and_updates_the_index(index_dir):
+def test_remove_document_deletes_its_file_and_updates_the_index(index_dir, fake_encoder):
     manifest = read_manifest(index_dir)
     corpus = Path(manifest["corpus"])
-    change = library.remove_document("reprint.txt", index_dir, manifest, encoder())
+    change = library.remove_document("reprint.txt", index_dir, manifest, fake_encoder)
     assert change.removed == ["reprint.txt"] and change.report.removed == ["reprint.txt"]
     assert change.report.embedded == 0
     assert not (corpus / "reprint.txt").exists()
@@ -147,16 +148,16 @@ def test_build_settings_come_from_the_manifest():
     assert settings.max_tokens == 128
 
 
-def test_uploads_into_a_library_land_in_its_folder_in_the_user_data_folder(data_dir):
+def test_uploads_into_a_library_land_in_its_folder_in_the_user_data_folder(data_dir, fake_encoder):
     data = (UPLOADS / "longjing.md").read_bytes()
-    mine = build_fixture_library(data_dir, "mine")
-    change = library.add_files([("西湖 龙井.md", data)], mine.index, mine.manifest(), encoder(), corpus=mine.corpus)
+    mine = build_fixture_library(data_dir, "mine", fake_encoder)
+    change = library.add_files([("西湖 龙井.md", data)], mine.index, mine.manifest(), fake_encoder, corpus=mine.corpus)
     assert [a.name for a in change.added] == ["西湖_龙井.md"] and change.report.embedded == 1
     assert (data_dir / "libraries" / "mine" / "corpus" / "西湖_龙井.md").read_bytes() == data
     assert "西湖_龙井.md" in mine.manifest()["documents"]
 
     empty = libraries.create_library(data_dir, "empty")  # no index yet: the first upload builds it
-    change = library.add_files([("tea.md", data)], empty.index, empty.manifest(), encoder(), corpus=empty.corpus)
+    change = library.add_files([("tea.md", data)], empty.index, empty.manifest(), fake_encoder, corpus=empty.corpus)
     assert [a.name for a in change.added] == ["tea.md"] and empty.built
     assert list(empty.manifest()["documents"]) == ["tea.md"]
     assert Path(empty.manifest()["corpus"]) == empty.corpus.resolve()

@@ -162,17 +162,17 @@ def test_creating_from_a_folder_copies_its_documents_only(data_dir, tmp_path):
     assert [lib.name for lib in libraries.list_libraries(data_dir)] == [SAMPLE, "mine"]
 
 
-def test_a_library_is_built_used_and_a_removed_document_leaves_its_index(data_dir):
+def test_a_library_is_built_used_and_a_removed_document_leaves_its_index(data_dir, fake_encoder):
     from index.passage_index import PassageIndex
     from index.search import Searcher
 
-    mine = build_fixture_library(data_dir, "mine")
+    mine = build_fixture_library(data_dir, "mine", fake_encoder)
     assert mine.built and set(mine.manifest()["documents"]) == {"law.md", "notes.txt", "reprint.txt"}
     assert Path(mine.manifest()["corpus"]) == mine.corpus.resolve()
-    change = uploads.remove_document("law.md", mine.index, mine.manifest(), encoder(), corpus=mine.corpus)
+    change = uploads.remove_document("law.md", mine.index, mine.manifest(), fake_encoder, corpus=mine.corpus)
     assert change.removed == ["law.md"] and not (mine.corpus / "law.md").exists()
     assert set(mine.manifest()["documents"]) == {"notes.txt", "reprint.txt"}
-    hits = Searcher(PassageIndex.load(mine.index), encoder()).search(QUESTION, k=10)
+    hits = Searcher(PassageIndex.load(mine.index), fake_encoder).search(QUESTION, k=10)
     assert hits and "law.md" not in {hit.doc for hit in hits}
     assert "law.md" not in {other.get("doc") for hit in hits for other in hit.also_in}
     assert_bundled_corpus_untouched()

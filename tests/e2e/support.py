@@ -32,21 +32,23 @@ def encoder():
     return load_encoder(settings.model_name())
 
 
-def build_fixture_index(root: Path) -> Path:
-    """A copy of the fixture corpus in ``root/corpus`` and its index in ``root/index`` (returned)."""
+def build_fixture_index(root: Path, model=None) -> Path:
+    """A copy of the fixture corpus in ``root/corpus`` and its index in ``root/index`` (returned), built by
+    ``model`` (default: the real one, which the app opens)."""
     root.mkdir(parents=True, exist_ok=True)
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
-    build_index(corpus, root / "index", encoder(), SETTINGS, progress=False, log=lambda message: None)
+    build_index(corpus, root / "index", model or encoder(), SETTINGS, progress=False, log=lambda message: None)
     return root / "index"
 
 
-def build_fixture_library(data: Path, name: str = "fixture"):
-    """A user library ``name`` in the data folder ``data``: a copy of the fixture corpus, indexed."""
+def build_fixture_library(data: Path, name: str = "fixture", model=None):
+    """A user library ``name`` in the data folder ``data``: a copy of the fixture corpus, indexed by ``model``
+    (default: the real one)."""
     from index import libraries
 
     library = libraries.create_library(data, name, "the UI fixture corpus", CORPUS)
-    libraries.build_library(library, encoder(), SETTINGS, progress=False, log=lambda message: None)
+    libraries.build_library(library, model or encoder(), SETTINGS, progress=False, log=lambda message: None)
     return library
 
 
