@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -87,6 +87,16 @@ class LiveDocuments(Mapping[str, Document]):
             for doc_id in segment.document_rows
             if doc_id not in rows.deleted[s]
         }
+
+    def chunk_rows(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """The live chunk rows of these documents, ascending (ids of no live document are left out)."""
+        found = [np.zeros(0, np.int64)]
+        for doc_id in doc_ids:
+            if doc_id in self.segment_of:
+                s = self.segment_of[doc_id]
+                first, count = self.rows.segments[s].document_rows[doc_id]
+                found.append(self.rows.to_live[s][first : first + count])
+        return np.unique(np.concatenate(found))
 
     def __getitem__(self, doc_id: str) -> Document:
         if doc_id not in self.segment_of:

@@ -76,8 +76,9 @@ class RowVectors:
         at = np.clip(np.searchsorted(self._sorted, labels), 0, len(self._sorted) - 1)
         return np.where(self._sorted[at] == labels, self._order[at], -1)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, labels = self.store.search(queries, k)
+    def search(self, queries: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest, by row; ``rows``: the rows searched (their labels filter the store's search)."""
+        scores, labels = self.store.search(queries, k, None if rows is None else self.labels[rows])
         return scores, self.rows(labels)
 
     def reconstruct_batch(self, rows) -> np.ndarray:
@@ -279,13 +280,16 @@ class PassageIndex:
                 f"Search with --model '{built.name}', or rebuild: python -m index build --model '{model.name}'."
             )
 
-    def dense_search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, chunk rows) of the k nearest chunks per query; rows are -1 where fewer were found."""
-        k = min(k, len(self.chunks))
+    def dense_search(
+        self, query_vectors: np.ndarray, k: int, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk rows) of the k nearest chunks per query, among ``rows`` if given (live chunk rows);
+        rows are -1 where fewer were found."""
+        k = min(k, len(self.chunks) if rows is None else len(rows))
         if k < 1:
             empty = np.zeros((len(query_vectors), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        return self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        return self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k, rows)
 
     @property
     def vector_store(self) -> VectorStore:

@@ -45,16 +45,18 @@ class FastTokenizer:
 
         self.backend = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
         self.backend.no_truncation()
+        self.backend.no_padding()
         # A ``tokenizers.Tokenizer`` whose settings change while another thread encodes with it raises "Already
-        # borrowed": each truncation length gets its own copy, set once and never changed (shared by threads).
-        self._truncating: dict[int, Tokenizer] = {}
+        # borrowed": each (truncation length, padding) gets its own copy, set once and never changed (shared
+        # by threads). A copy costs about a second and 250 MB: the exported runtimes use one.
+        self._configured: dict[tuple[int | None, bool], Tokenizer] = {(None, False): self.backend}
         self._lock = threading.Lock()
         config_file = Path(path) / "tokenizer_config.json"
         config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
         self.model_max_length = int(config.get("model_max_length") or 512)
         pad_token = config.get("pad_token") or "<pad>"
-        pad_token = pad_token.get("content", "<pad>") if isinstance(pad_token, dict) else pad_token
-        self.pad_token_id = self.backend.token_to_id(pad_token) or 0
+        self.pad_token = pad_token.get("content", "<pad>") if isinstance(pad_token, dict) else pad_token
+        self.pad_token_id = self.backend.token_to_id(self.pad_token) or 0
 
     def __call__(
         self,
@@ -67,37 +69,37 @@ class FastTokenizer:
     ) -> dict:
         single = isinstance(texts, str)
         batch = [texts] if single else list(texts)
-        backend = self._truncated(max_length or self.model_max_length) if truncation else self.backend
+        padded = padding or return_tensors is not None
+        backend = self._tokenizer((max_length or self.model_max_length) if truncation else None, padded)
         encodings = backend.encode_batch_fast(batch, add_special_tokens=add_special_tokens)
-        ids = [encoding.ids for encoding in encodings]
-        if not padding and return_tensors is None:
+        if not padded:
+            ids = [encoding.ids for encoding in encodings]
             return {"input_ids": ids[0] if single else ids}
-        width = max((len(row) for row in ids), default=0)
-        input_ids = np.full((len(ids), width), self.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-        return {"input_ids": input_ids, "attention_mask": mask}
+        width = len(encodings[0]) if encodings else 0  # the tokenizer padded every text to the longest
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64).reshape(len(batch), width),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64).reshape(
+                len(batch), width
+            ),
+        }
 
-    def _truncated(self, length: int):
-        """The tokenizer truncating at ``length`` (its own truncation keeps room for the special tokens, as
-        transformers does)."""
-        found = self._truncating.get(length)
+    def _tokenizer(self, length: int | None, padded: bool):
+        """The tokenizer truncating at ``length`` (None: never; its truncation keeps room for the special
+        tokens, as transformers does) and, if ``padded``, padding a batch to its longest text (pad id, mask 0)."""
+        found = self._configured.get((length, padded))
         if found is None:
             from tokenizers import Tokenizer
 
             with self._lock:
-                found = self._truncating.get(length)
+                found = self._configured.get((length, padded))
                 if found is None:
                     found = Tokenizer.from_str(self.backend.to_str())
-                    found.enable_truncation(length)
-                    self._truncating[length] = found
+                    if length is not None:
+                        found.enable_truncation(length)
+                    if padded:
+                        found.enable_padding(pad_id=self.pad_token_id, pad_token=self.pad_token)
+                    self._configured[(length, padded)] = found
         return found
-
-    def token_ids(self, texts: list[str], max_length: int) -> list[list[int]]:
-        """Ids with special tokens, truncated to ``max_length`` (what the model sees)."""
-        return self(texts, truncation=True, max_length=max_length)["input_ids"]
 
 
 def silent(done: int) -> None:
@@ -205,21 +207,20 @@ class ExportedRuntime(Runtime):
         are cut into batches whose longest text × size fits the budget, so hundreds of short sentences run
         together while long passages run a few at a time. Padding falls from 1.27× the real tokens
         (32 texts by character length) to 1.10× on the bundled build texts. ``batch_size`` is torch's."""
-        ids = self.tokenizer.token_ids([prompt + text for text in texts], self.max_length)
-        order = np.argsort([-len(row) for row in ids], kind="stable")
+        prompted = [prompt + text for text in texts]
+        # Lengths the model sees, to batch by: truncation keeps max_length tokens, special ones included.
+        lengths = np.minimum([len(ids) for ids in self.tokenizer(prompted)["input_ids"]], self.max_length)
+        order = np.argsort(-lengths, kind="stable")
         out = np.zeros((len(texts), 0), dtype=np.float32)
         first = 0
         while first < len(order):
-            size = max(1, TOKEN_BUDGET // max(1, len(ids[order[first]])))
+            size = max(1, TOKEN_BUDGET // max(1, int(lengths[order[first]])))
             rows = order[first : first + size]
             first += size
-            width = len(ids[rows[0]])
-            input_ids = np.full((len(rows), width), self.tokenizer.pad_token_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for i, row in enumerate(rows):
-                input_ids[i, : len(ids[row])] = ids[row]
-                mask[i, : len(ids[row])] = 1
-            feed = {"input_ids": input_ids, "attention_mask": mask}
+            feed = self.tokenizer(
+                [prompted[i] for i in rows], truncation=True, max_length=self.max_length, padding=True
+            )
+            mask = feed["attention_mask"]
             if "token_type_ids" in self.inputs:
                 feed["token_type_ids"] = np.zeros_like(mask)
             hidden = np.asarray(self.run(feed), dtype=np.float32)

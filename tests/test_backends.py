@@ -90,3 +90,29 @@ def test_token_budget_batches_keep_order_and_match_single_texts():
     alone = np.stack([runtime.encode([text], "passage: ", 32)[0] for text in [*SAMPLE_TEXTS, "长" * 600]])
     assert cosines(together[: len(SAMPLE_TEXTS)], alone[:-1]).min() >= 0.9999
     assert cosines(together[-1:], alone[-1:]).min() >= 0.9999
+
+
+def test_batches_are_padded_by_the_tokenizer_as_they_were_by_hand():
+    """The exported runtimes' batches are truncated and padded by the tokenizer itself (enable_truncation,
+    enable_padding): the same ids and attention masks as the hand-made padding it replaced, on mixed-length
+    Chinese and English texts (one cut at 512 tokens, one empty)."""
+    from tokenizers import Tokenizer
+
+    model_path = resolve_model_path(settings.DEFAULT_MODEL)
+    tokenizer = FastTokenizer(model_path)
+    texts = ["passage: " + text for text in [*SAMPLE_TEXTS, "长" * 600, "", "数据安全法 Data Security Law", "a"]]
+    reference = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    reference.enable_truncation(512)
+    rows = [encoding.ids for encoding in reference.encode_batch(texts)]
+    width = max(len(row) for row in rows)
+    ids, mask = np.full((len(rows), width), 1, np.int64), np.zeros((len(rows), width), np.int64)
+    for i, row in enumerate(rows):  # the hand-made padding: ids, then <pad> (id 1) under a 0 mask
+        ids[i, : len(row)], mask[i, : len(row)] = row, 1
+    padded = tokenizer(texts, truncation=True, max_length=512, padding=True)
+    assert width == 512 and tokenizer.pad_token_id == 1 == reference.token_to_id("<pad>")
+    assert padded["input_ids"].dtype == padded["attention_mask"].dtype == np.int64
+    assert np.array_equal(padded["input_ids"], ids) and np.array_equal(padded["attention_mask"], mask)
+    shorter = tokenizer(texts[:3], truncation=True, max_length=512, padding=True)  # a batch pads to its longest
+    assert np.array_equal(shorter["input_ids"], ids[:3, : max(len(row) for row in rows[:3])])
+    assert tokenizer(texts, truncation=True, max_length=512)["input_ids"] == rows  # no padding unless asked
+    assert [min(len(row), 512) for row in tokenizer(texts)["input_ids"]] == [len(row) for row in rows]

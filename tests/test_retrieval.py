@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from eval.question_sets import BadQuestionSet, beir_file_name, read_beir
 from index.build import BuildSettings, build_index
 from index.passage_index import PassageIndex
 from index.search import CONFIGS, SearchConfig, Searcher
-from index.search.candidates import Candidate, dense_candidates
+from index.search.candidates import Candidate, CandidatesConfig, dense_candidates
 from index.search.collapse import CollapseConfig, collapse
 from index.search.fusion import FusionConfig, fuse
 from index.search.keyword_scores import KeywordConfig
@@ -145,6 +146,73 @@ def test_document_filter_and_highlight_skips_headings(searcher):
     headings = {p.start for p in searcher.index.documents["law.md"].paragraphs if p.is_heading}
     assert hits[0].sentence_start not in headings and "《全球数据安全倡议》" in hits[0].sentence
     assert searcher.search("粮食产量", k=3, documents={"nothing.txt"}) == []
+
+
+FARM_PROVINCES = "河北 山西 辽宁 吉林 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 四川 云南".split()
+FARM_REPORT = "标题：各省高标准农田建设情况\n\n" + "\n\n".join(
+    f"{name}高标准农田建设：截至{2006 + i}年底，{name}累计建成高标准农田{120 + 7 * i}万亩，"
+    f"占全国已建成高标准农田的{2 + i / 10}%。"
+    for i, name in enumerate(FARM_PROVINCES)
+)
+MEETING = (
+    "# 网络安全工作会议纪要\n\n"
+    "会议听取了关键信息基础设施安全保护情况的汇报，部署了数据安全风险评估和网络安全等级保护工作。\n\n"
+    "会议要求加快推进5G网络和数据中心建设，完善个人信息保护制度，并指出全国累计建成高标准农田10亿亩，"
+    "数字乡村建设要与之衔接。\n\n"
+    "会议强调要加强网络安全人才培养，开展网络安全宣传周活动。\n"
+)
+
+
+@pytest.fixture(scope="module")
+def filtered_index(tmp_path_factory, encoder) -> Path:
+    """Sixteen passages of one report about farmland, all better answers than the one passage of a meeting
+    record that mentions it; then a document deleted and one added (a segment with deleted rows, labels that
+    are not the rows)."""
+    corpus, directory = tmp_path_factory.mktemp("filter-corpus"), tmp_path_factory.mktemp("filter-index")
+    (corpus / "a_old.txt").write_text("旧文件\n\n粮食产量创历史新高，农民用上了无人机播种。\n", encoding="utf-8")
+    (corpus / "farm.txt").write_text(FARM_REPORT, encoding="utf-8")
+    (corpus / "meeting.md").write_text(MEETING, encoding="utf-8")
+    build_index(corpus, directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False)
+    (corpus / "a_old.txt").unlink()
+    (corpus / "z_new.txt").write_text("新文件\n\n智慧农业示范区达到一百个。\n", encoding="utf-8")
+    build_index(corpus, directory, encoder, BuildSettings(max_tokens=64, overlap_tokens=8), progress=False)
+    return directory
+
+
+def test_a_document_filter_finds_the_chosen_documents_best_however_far_down_it_ranks(filtered_index, encoder):
+    """The filter is searched inside each retriever: the meeting's passage ranks below the sixteen farm
+    passages on both sides, past ten times the candidates (what the filter used to fetch and then cut)."""
+    index = PassageIndex.load(filtered_index)
+    assert index.deleted[0] and not index.vectors.identity  # deleted rows present; labels are not rows
+    question = "全国累计建成了多少亩高标准农田？"
+    narrow = SearchConfig("narrow", candidates=CandidatesConfig(count=1))
+    searcher = Searcher(index, encoder, narrow)
+    meeting = {i for i, chunk in enumerate(index.chunks) if chunk.doc_id == "meeting.md"}
+    vector = encoder.encode_queries([question])[0]
+    unfiltered = dense_candidates(index, vector, 10)
+    searcher.keyword.add_scores(
+        unfiltered, searcher.keyword.groups(question, narrow.keyword), narrow.keyword, 10, vector
+    )
+    assert not set(unfiltered) & meeting  # neither retriever's top 10 holds the meeting's passage
+
+    hits = searcher.search(question, k=3, documents={"meeting.md"})
+    assert hits and {hit.doc for hit in hits} == {"meeting.md"}
+    assert "10亿亩" in hits[0].text and "高标准农田" in hits[0].sentence
+    for documents in ({"farm.txt", "z_new.txt"}, {"z_new.txt"}, {"a_old.txt"}, set()):
+        found = {hit.doc for hit in searcher.search(question, k=5, documents=documents)}
+        assert found <= documents and bool(found) == bool(documents - {"a_old.txt"})  # a deleted one: none
+
+
+def test_a_filter_of_every_document_searches_as_no_filter(filtered_index, encoder):
+    searcher = Searcher(PassageIndex.load(filtered_index), encoder)
+    for question in ("全国累计建成了多少亩高标准农田？", "How much farmland was built by 2022?", "网络安全宣传周"):
+        plain = searcher.answer(question, k=5)
+        every = searcher.answer(question, k=5, documents=set(searcher.index.documents))
+        assert [(hit.doc, hit.start, hit.text) for hit in every.hits] == [
+            (hit.doc, hit.start, hit.text) for hit in plain.hits
+        ]
+        assert [hit.relevance for hit in every.hits] == pytest.approx([hit.relevance for hit in plain.hits])
+        assert every.answerable == plain.answerable
 
 
 def test_document_references_are_kinds_and_years():

@@ -77,6 +77,34 @@ def saved(store, folder: Path) -> dict:
     return description
 
 
+# One document's labels (some removed), three quarters of the labels (HNSW walks its graph with the
+# selector), two scattered labels (fewer than k), and labels the store never held.
+FILTERS = (
+    np.arange(1020, 1060),
+    np.arange(1000, 3000)[np.arange(2000) % 4 != 0],
+    np.array([2500, 1020]),
+    np.arange(9000, 9010),
+)
+
+
+def assert_filtered_search(store, queries, vectors, allowed, held, exact: bool) -> None:
+    """Only allowed labels the store holds, best first, with their inner products; exact stores return
+    exactly the brute-force top k among them, approximate ones nearly (recall@10 ≥ .97)."""
+    kept = np.intersect1d(allowed, held)
+    scores, found = store.search(queries, 10, allowed)
+    assert set(found[found >= 0].ravel().tolist()) <= set(kept.tolist())
+    best = kept[np.argsort(-(queries @ vectors[kept - 1000].T), axis=1)[:, :10]]
+    assert ((found >= 0).sum(1) == best.shape[1]).all()  # as many as there are, up to k
+    if exact:
+        assert np.array_equal(found[:, : best.shape[1]], best)
+    else:
+        assert (
+            np.mean([len(set(f) & set(b)) / len(b) if len(b) else 1 for f, b in zip(found, best, strict=True)]) >= 0.97
+        )
+    mine = found[:, : best.shape[1]]
+    assert np.allclose(scores[:, : best.shape[1]], np.einsum("qd,qkd->qk", queries, vectors[mine - 1000]), atol=1e-3)
+
+
 def test_every_store_keeps_the_contract(kind, tmp_path):
     uri, exact, tolerance = kind
     dim = 32
@@ -101,6 +129,11 @@ def test_every_store_keeps_the_contract(kind, tmp_path):
     store.remove(np.arange(1000, 1040))
     assert store.count() == 1960
     assert not set(store.search(vectors[:40], 50)[1].ravel().tolist()) & set(range(1000, 1040))
+    # a filter is searched inside the store: the best of the allowed labels it holds (removed ones never,
+    # though HNSW still has them in its graph)
+    for allowed in FILTERS:
+        assert_filtered_search(store, queries, vectors, allowed, np.arange(1040, 3000), exact)
+    assert not (store.search(queries[:2], 5, np.zeros(0, np.int64))[1] >= 0).any()
     store.add(np.arange(1000, 1005), vectors[:5])
     assert store.count() == 1965 and store.search(vectors[3:4], 1)[1][0, 0] == 1003
 
@@ -112,6 +145,8 @@ def test_every_store_keeps_the_contract(kind, tmp_path):
     assert type(loaded) is type(store) and loaded.describe() == description and loaded.count() == 1965
     after = loaded.search(queries, 10)
     assert np.array_equal(after[1], before[1]) and np.allclose(after[0], before[0], atol=1e-6)
+    held = np.concatenate([np.arange(1000, 1005), np.arange(1040, 3000)])
+    assert_filtered_search(loaded, queries, vectors, np.arange(1000, 1100), held, exact)
 
     # a small change saved after the load (a delta for the FAISS kinds that keep one) loads as it was left
     loaded.add(np.arange(5000, 5010), clustered(10, dim=dim, seed=2))
@@ -166,6 +201,38 @@ def test_ivf_recall_against_exact_search_probing_a_fraction_of_the_lists():
     assert recall_at_10(store, queries, vectors) >= 0.98
     store.config = dataclasses.replace(store.config, nprobe=4)  # approximate indeed: a few lists miss neighbours
     assert recall_at_10(store, queries, vectors) < 0.9
+
+
+def test_a_filter_widens_the_approximate_search_in_proportion():
+    """A plain selector only skips the other vectors in the lists or graph region a search reads, which hold
+    few of one document's: IVF reads more lists and HNSW keeps more candidates as the filter keeps fewer
+    vectors (HNSW scores a filter's vectors one by one when that costs less), so one document's best are
+    found as an exact search finds them, and a wide filter still has recall@10 ≥ .98."""
+    import faiss
+
+    from index.stores.faiss_base import selector
+
+    def recall(found: np.ndarray, best: np.ndarray) -> float:
+        return float(np.mean([len(set(f) & set(b)) / len(b) for f, b in zip(found, best, strict=True)]))
+
+    vectors = clustered(20_000, clusters=400, spread=1.25)
+    queries = clustered(50, clusters=400, seed=1, spread=1.25)
+    ivf, hnsw = IVFStore(vectors.shape[1]), HNSWStore(vectors.shape[1])
+    ivf.add(np.arange(20_000), vectors)
+    hnsw.add(np.arange(6000), vectors[:6000])
+    document = np.arange(5000, 5030)
+    best = document[np.argsort(-(queries @ vectors[document].T), axis=1)[:, :10]]
+    plain = ivf.index.search(
+        queries, 10, params=faiss.SearchParametersIVF(nprobe=ivf.config.nprobe, sel=selector(document))
+    )
+    assert recall(plain[1], best) < 0.9  # what the selector alone finds, reading nprobe of the lists
+    ivf.config = dataclasses.replace(ivf.config, nprobe=4)  # even then: every list is read for one document
+    for store in (ivf, hnsw):
+        assert recall(store.search(queries, 10, document)[1], best) == 1.0
+    wide = np.arange(6000)[np.arange(6000) % 4 != 0]  # HNSW walks its graph, keeping 4/3 the candidates
+    best = wide[np.argsort(-(queries @ vectors[wide].T), axis=1)[:, :10]]
+    found = hnsw.search(queries, 10, wide)[1]
+    assert set(found.ravel().tolist()) <= set(wide.tolist()) and recall(found, best) >= 0.98
 
 
 def test_auto_store_switches_to_ivf_above_the_threshold_keeps_labels_and_retrains_when_grown(tmp_path):
@@ -262,6 +329,14 @@ def test_a_small_change_saves_only_the_change(tmp_path, store_class):
     assert (fourth / "vectors.faiss").stat().st_ino != (first / "vectors.faiss").stat().st_ino
     assert not (fourth / "vectors.delta.npz").exists()
     assert load_store(fourth, description).count() == 2408
+
+
+def test_a_milvus_filter_names_runs_of_labels_as_ranges():
+    from index.stores.milvus import id_filter
+
+    expression = id_filter(np.array([12, 5, 1, 2, 3, 9, 11, 2]))
+    assert expression == "(id >= 1 and id <= 3) or (id >= 11 and id <= 12) or id in [5, 9]"
+    assert id_filter(np.arange(1000, 5000)) == "(id >= 1000 and id <= 4999)" and id_filter(np.array([7])) == "id in [7]"
 
 
 def test_store_uris(milvus_lite):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,24 @@ class Candidate:
     sentence_scores: np.ndarray | None = None  # cosine of each of the chunk's sentences
 
 
-def dense_candidates(index, query_vector: np.ndarray, count: int) -> dict[int, Candidate]:
-    scores, ids = index.dense_search(query_vector[None, :], count)
+@dataclass(frozen=True)
+class RowFilter:
+    """The live chunk rows a search keeps to (the app's document filter): each retriever searches inside
+    them, so a filtered search finds the best of the chosen documents, however far down they rank."""
+
+    rows: np.ndarray  # ascending
+    mask: np.ndarray  # bool, one per live chunk row
+
+    @classmethod
+    def of_documents(cls, index, documents: Collection[str]) -> RowFilter:
+        rows = index.documents.chunk_rows(documents)
+        mask = np.zeros(len(index.chunks), bool)
+        mask[rows] = True
+        return cls(rows, mask)
+
+
+def dense_candidates(
+    index, query_vector: np.ndarray, count: int, allowed: RowFilter | None = None
+) -> dict[int, Candidate]:
+    scores, ids = index.dense_search(query_vector[None, :], count, None if allowed is None else allowed.rows)
     return {int(i): Candidate(int(i), dense=float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}

@@ -115,6 +115,7 @@ class KeywordScorer:
         config: KeywordConfig,
         count: int,
         query_vector: np.ndarray,
+        allowed: np.ndarray | None = None,
     ) -> None:
         """BM25 summed over groups (a group counts once, by its best term), and each candidate's coverage:
         the IDF-weighted share of the question's groups it contains (a feature of answerability).
@@ -127,7 +128,10 @@ class KeywordScorer:
         ``config.common_term_share`` of them) is common: as in Lucene's CommonTermsQuery it brings no candidates
         of its own and only scores the others, looked up by binary search instead of read whole (at 1M
         passages a common word's postings are most of a question's time). When every group is common,
-        the rarest one is read whole."""
+        the rarest one is read whole.
+
+        ``allowed`` (a boolean mask over live rows: the document filter) limits the candidates this adds to
+        the best ``count`` among those rows; the statistics (IDF, coverage weights) stay the collection's."""
         if not groups:
             return
         n = len(self.index.chunks)
@@ -150,6 +154,8 @@ class KeywordScorer:
             weights += weight
         if config.enabled:
             hit_rows = scratch.union(group_rows) if group_rows else np.zeros(0, np.int64)
+            if allowed is not None:
+                hit_rows = hit_rows[allowed[hit_rows]]
             for i in _top_rows(hit_rows, total[hit_rows], count):
                 candidates.setdefault(int(i), Candidate(int(i), dense=math.nan))
         rows = np.fromiter(candidates, np.int64, len(candidates))

@@ -28,7 +28,7 @@ from index.passage_index import PassageIndex
 from index.script import fold
 from index.search import relevance
 from index.search.assemble import document_info, make_hit
-from index.search.candidates import dense_candidates
+from index.search.candidates import RowFilter, dense_candidates
 from index.search.collapse import Shingles, collapse
 from index.search.config import DEFAULT_CONFIG, SearchConfig
 from index.search.fusion import fuse
@@ -115,17 +115,16 @@ class Searcher:
             self.measure_missing_background()
         if k < 1:
             raise BadQuestion("k must be at least 1.")
-        count = config.candidates.count * (10 if documents is not None else 1)  # deeper: most may be elsewhere
+        count = config.candidates.count
+        allowed = None if documents is None else RowFilter.of_documents(self.index, documents)
         query_vector = self.encoder.encode_queries([text])[0]
-        candidates = dense_candidates(self.index, query_vector, count)
+        candidates = dense_candidates(self.index, query_vector, count, allowed)
         literal = to_simplified(written) if self.fold is fold else None
         term_groups = self.keyword.groups(text, config.keyword, literal)
-        self.keyword.add_scores(candidates, term_groups, config.keyword, count, query_vector)
-        if config.keyword.enabled and config.keyword.document_references:
+        mask = None if allowed is None else allowed.mask
+        self.keyword.add_scores(candidates, term_groups, config.keyword, count, query_vector, mask)
+        if config.keyword.enabled and config.keyword.document_references:  # scores candidates only: all allowed
             self.keyword.add_document_scores(candidates, document_references(text))
-        if documents is not None:
-            allowed = set(documents)
-            candidates = {i: c for i, c in candidates.items() if self.index.chunks[i].doc_id in allowed}
         add_sentence_scores(self.index, candidates, query_vector, config.sentence.enabled)
         ranked = fuse(candidates, config.fusion, config.sentence.enabled, config.keyword.enabled)
         groups = collapse(ranked, self.chunk_texts, k, config.collapse, self.chunk_shingles)

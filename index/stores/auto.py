@@ -61,8 +61,8 @@ class AutoStore(VectorStore):
     def remove(self, labels) -> None:
         self.current.remove(labels)
 
-    def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.current.search(queries, k)
+    def search(self, queries, k: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+        return self.current.search(queries, k, allowed)
 
     def get(self, labels) -> np.ndarray:
         return self.current.get(labels)

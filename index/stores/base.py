@@ -37,8 +37,9 @@ class VectorStore:
     def remove(self, labels: np.ndarray) -> None:
         raise NotImplementedError
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, labels), each queries × k; missing results are label -1."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, labels), each queries × k; missing results are label -1. ``allowed``: the labels results
+        are taken from (a filter searched inside the store, not applied to its top k; None: every label)."""
         raise NotImplementedError
 
     def get(self, labels: np.ndarray) -> np.ndarray:

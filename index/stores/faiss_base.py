@@ -73,8 +73,10 @@ class FaissStore(VectorStore):
 
         self.index.remove_ids(faiss.IDSelectorBatch(labels))
 
-    def _search_parameters(self, k: int):
-        return None
+    def _search_parameters(self, k: int, allowed: np.ndarray | None = None):
+        import faiss
+
+        return None if allowed is None else faiss.SearchParameters(sel=selector(allowed))
 
     def _described(self) -> dict:
         return {}
@@ -138,19 +140,27 @@ class FaissStore(VectorStore):
         self._note_removed(labels)
         self._remove(labels)
 
-    def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries, k: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         queries = f32(queries, self.dimension)
         k = max(1, min(int(k), self.count()))
-        if self.count() == 0:
+        allowed = None if allowed is None else self._searchable(np.unique(i64(allowed)))
+        if self.count() == 0 or (allowed is not None and len(allowed) == 0):
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        params = self._search_parameters(k)
         with threads(1 if len(queries) <= 4 else 0):
-            scores, labels = self.index.search(queries, k, params=params)
+            scores, labels = self._search(queries, k if allowed is None else min(k, len(allowed)), allowed)
         if self.index.metric_type == faiss.METRIC_L2:  # squared distance → inner product (unit stored vectors)
             scores = (np.square(queries).sum(1, keepdims=True) + 1.0 - scores) / 2
         return scores.astype(np.float32), labels
+
+    def _searchable(self, allowed: np.ndarray) -> np.ndarray:
+        """The allowed labels a search may return (HNSW leaves out the ones it hides)."""
+        return allowed
+
+    def _search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None):
+        """The FAISS search, ``allowed`` in a selector among this kind's parameters."""
+        return self.index.search(queries, k, params=self._search_parameters(k, allowed))
 
     def get(self, labels) -> np.ndarray:
         labels = i64(labels)
@@ -225,6 +235,21 @@ class FaissStore(VectorStore):
         if store.keeps_deltas:
             store.base = directory / "vectors.faiss"
         return store
+
+
+def selector(labels: np.ndarray):
+    """The labels as a FAISS selector for searches: a hash set behind a Bloom filter (IDSelectorArray scans
+    its whole array for each vector tested). Under an IDMap it is translated to the map's rows by FAISS."""
+    import faiss
+
+    return faiss.IDSelectorBatch(i64(labels))
+
+
+def breadth(setting: int, total: int, allowed: int) -> int:
+    """An approximate search's breadth (IVF lists read, HNSW candidates kept) under a filter keeping
+    ``allowed`` of ``total`` vectors: widened by the share left out, so that it meets about as many allowed
+    vectors as an unfiltered search meets vectors (FAISS only skips the others; it does not look further)."""
+    return int(np.ceil(setting * max(total, allowed) / max(1, allowed)))
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.stores.faiss_base import FaissStore, StoreConfig
+from index.stores.faiss_base import FaissStore, StoreConfig, breadth, selector
 
 # IVF (float16 codes, L2 metric over unit vectors, flat coarse quantizer): trains and fills 1M vectors in
 # minutes instead of HNSW's 11, removes in place, and 768 bytes a vector plus its label. nprobe is the
@@ -105,12 +105,14 @@ class IVFStore(FaissStore):
         if self.index is not None:  # the hash-table direct map removes only through an IDSelectorArray
             self.index.remove_ids(faiss.IDSelectorArray(len(labels), faiss.swig_ptr(labels)))
 
-    def _search_parameters(self, k: int):
+    def _search_parameters(self, k: int, allowed: np.ndarray | None = None):
         import faiss
 
-        params = faiss.SearchParametersIVF()
-        params.nprobe = self.config.nprobe
-        return params
+        if allowed is None:
+            return faiss.SearchParametersIVF(nprobe=self.config.nprobe)
+        # more lists as the filter keeps fewer (all for one document): other vectors are skipped unscored
+        nprobe = min(self.index.nlist, breadth(self.config.nprobe, self.count(), len(allowed)))
+        return faiss.SearchParametersIVF(nprobe=nprobe, sel=selector(allowed))
 
     def _described(self) -> dict:
         lists = self.index.nlist if self.index is not None else 0

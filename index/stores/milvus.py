@@ -74,11 +74,18 @@ class MilvusStore(VectorStore):
             self.client.delete(self.collection, ids=[int(label) for label in labels[first : first + self.BATCH]])
         self._count = None
 
-    def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries, k: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
         queries = f32(queries, self.dimension)
         k = max(1, int(k))
+        if allowed is not None and len(allowed) == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         results = self.client.search(
-            self.collection, data=list(queries), limit=k, search_params={"metric_type": "IP"}, output_fields=["id"]
+            self.collection,
+            data=list(queries),
+            filter="" if allowed is None else id_filter(i64(allowed)),
+            limit=k,
+            search_params={"metric_type": "IP"},
+            output_fields=["id"],
         )
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         labels = np.full((len(queries), k), -1, dtype=np.int64)
@@ -133,3 +140,16 @@ class MilvusStore(VectorStore):
         info = store.client.describe_collection(store.collection)
         store.dimension = next(int(f["params"]["dim"]) for f in info["fields"] if f["name"] == "vector")
         return store
+
+
+def id_filter(labels: np.ndarray) -> str:
+    """A Milvus filter expression on the id field holding these labels: runs of consecutive labels (a
+    document's chunks have them) as ranges, so its length follows the documents, not their chunks."""
+    labels = np.unique(labels)
+    if len(labels) == 0:
+        return "id in []"
+    starts = np.flatnonzero(np.diff(labels, prepend=labels[0] - 2) != 1)
+    ends = np.append(starts[1:], len(labels)) - 1
+    single = [str(labels[a]) for a, b in zip(starts, ends, strict=True) if a == b]
+    ranges = [f"(id >= {labels[a]} and id <= {labels[b]})" for a, b in zip(starts, ends, strict=True) if a < b]
+    return " or ".join(ranges + ([f"id in [{', '.join(single)}]"] if single else []))
