@@ -16,9 +16,8 @@ import numpy as np
 from index.exports import ensure_export
 from index.models import ModelNotAvailable, max_length, offline_hub, pooling_config
 
-# Padded tokens per batch of an exported runtime: measured on the bundled build texts (ORT int8, 2 cores),
-# 2,048 pads 1.10× the real tokens against 1.20× at 4,096 and 1.35× at 8,192; a batch of 2,048 tokens is
-# still a large matrix product (2,048 × 384 rows × columns), so smaller batches cost little per call.
+# Padded tokens per batch of an exported runtime: the least padding that is still a large matrix product
+# (bench/README.md, "Encoder backend").
 TOKEN_BUDGET = 2048
 
 
@@ -181,8 +180,7 @@ class ExportedRuntime(Runtime):
             options.intra_op_num_threads = threads()
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # Threads that spin while waiting lose badly when other processes share the cores (measured on
-            # a busy 2-core machine: int8 1,314 → 1,520 tokens/s, fp32 969 → 1,278 without spinning).
+            # Threads that spin while waiting lose when other processes share the cores (bench/README.md).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
             self.inputs = {i.name for i in session.get_inputs()}
