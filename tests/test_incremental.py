@@ -94,7 +94,7 @@ def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch
     hits = Searcher(index, fake_encoder).search("中国制定了哪些数据安全方面的法律？", k=5)
     assert hits and all(hit.doc != "law.md" for hit in hits)
     # a filter in live rows reaches the store as the labels of those rows (documents were deleted)
-    query = encoder.encode_queries(["全国累计建成多少亩高标准农田？"])
+    query = fake_encoder.encode_queries(["全国累计建成多少亩高标准农田？"])
     for doc_id in index.documents:
         rows = index.documents.chunk_rows([doc_id])
         _, found = index.dense_search(query, 3, rows)
