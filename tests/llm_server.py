@@ -8,9 +8,9 @@ Both come from PyPI as test requirements (requirements-dev.txt; measured in benc
 
 ``llama_server()`` is a plain context manager (the browser test and scripts can use it): it starts the server
 on 127.0.0.1 on a free port, waits until it answers, yields the ``LLMSettings`` that reach it, and stops it.
-``llm_server`` is the session fixture over it (one server for the run, with an API key, so refused keys can be
-tested on it too). ``CountingProxy`` sits between a client and the server and counts every request that
-reaches it: the proof that a question was, or was not, sent.
+``llm_server`` is the session fixture over it (``llm_server_fixture``): one server for the run, with an API key,
+so refused keys are tested on it too. ``CountingProxy`` sits between a client and the server and counts every
+request that reaches it: the proof that a question was, or was not, sent.
 """
 
 from __future__ import annotations
@@ -155,9 +155,10 @@ def llama_server(
         Path(log.name).unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
-def llm_server() -> Iterator[LLMSettings]:
-    """One llama.cpp server for the test session (it needs a key: ``settings.key``)."""
+@pytest.fixture(scope="session", name="llm_server")
+def llm_server_fixture() -> Iterator[LLMSettings]:
+    """``llm_server``: one llama.cpp server for the test session (it needs a key: ``settings.key``). A test module
+    registers it with ``from tests.llm_server import llm_server_fixture  # noqa: F401``."""
     try:
         with llama_server(key="sk-citelens-test-" + secrets.token_hex(12)) as settings:
             yield settings
@@ -173,7 +174,8 @@ class CountingProxy:
         self.upstream = upstream
         parts = urlsplit(upstream.url)
         self.host, self.port, self.path = parts.hostname, parts.port, parts.path
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
+        self.bodies: list[bytes] = []  # the body of every request that had one
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -203,6 +205,8 @@ class CountingProxy:
                 proxy.requests.append((self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if body:
+                    proxy.bodies.append(body)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 upstream = http.client.HTTPConnection(proxy.host, proxy.port, timeout=proxy.upstream.timeout)
                 try:
