@@ -227,3 +227,85 @@ class CountingProxy:
             do_GET = do_POST = _forward
 
         return Handler
+
+
+def measure(rounds: int = 3) -> dict:
+    """The server's start-up and the model's speed on this machine (``python -m tests.llm_server``): prompts of
+    two short passages (the tests') and of five long ones from the bundled corpus (the CLI's default ``--k 5``),
+    each answered ``rounds`` times; llama.cpp's own timings (prompt and generation tokens per second) and the
+    time to the first streamed piece."""
+    import json as json_module
+    import platform
+
+    from index.generate.endpoint import ChatClient
+    from index.generate.prompt import build_messages
+    from index.hits import Hit
+    from index.settings import BUNDLED_CORPUS
+
+    texts = [path.read_text(encoding="utf-8") for path in sorted(BUNDLED_CORPUS.glob("*.txt"))]
+    long_passages = [" ".join(text.split())[200:900] for text in texts][:5]
+    short = ["截至2022年6月，中国累计建成开通5G基站185.4万个，5G移动电话用户数达4.55亿。", "今年小麦喜获丰收。"]
+
+    def hits(passages):
+        return [
+            Hit(n, 1.0, f"c{n}", "doc.txt", "标题", ("一",), n, n, text, 0, len(text))
+            for n, text in enumerate(passages, 1)
+        ]
+
+    cases = {
+        "short (2 passages, English question)": build_messages("How many 5G users are there?", hits(short)),
+        "long (5 passages of 700 characters, Chinese question)": build_messages(
+            "这些文件讲了什么？", hits(long_passages)
+        ),
+    }
+    started = time.monotonic()
+    report: dict = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    with llama_server(max_tokens=128) as settings:
+        report["server_start_s"] = round(time.monotonic() - started, 2)
+        client = ChatClient(settings)
+        for name, base in cases.items():
+            runs = []
+            for round_ in range(rounds):
+                # a new first line each round: the server's prompt cache must not answer from the last round
+                messages = [{**base[0], "content": f"({round_}) " + base[0]["content"]}, *base[1:]]
+                sent = time.monotonic()
+                first = None
+                pieces = 0
+                for _piece in client.stream(messages):
+                    first = first if first is not None else time.monotonic() - sent
+                    pieces += 1
+                total = time.monotonic() - sent
+                request = urllib.request.Request(
+                    settings.url + "/chat/completions",
+                    data=json_module.dumps(
+                        {
+                            "model": settings.model,
+                            "messages": messages,
+                            "max_tokens": 128,
+                            "temperature": 0,
+                            "cache_prompt": False,
+                        }
+                    ).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=600) as response:
+                    timings = json_module.load(response).get("timings", {})
+                runs.append(
+                    {
+                        "first_piece_s": round(first or 0.0, 2),
+                        "answer_s": round(total, 2),
+                        "pieces": pieces,
+                        "prompt_tokens": timings.get("prompt_n"),
+                        "prompt_tokens_per_s": round(timings.get("prompt_per_second", 0), 1),
+                        "generated_tokens": timings.get("predicted_n"),
+                        "generated_tokens_per_s": round(timings.get("predicted_per_second", 0), 1),
+                    }
+                )
+            report[name] = runs
+    return report
+
+
+if __name__ == "__main__":
+    import json as json_module
+
+    print(json_module.dumps(measure(), ensure_ascii=False, indent=1))
