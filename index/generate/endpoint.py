@@ -199,11 +199,12 @@ class ChatClient:
         import openai
 
         s = self.settings
-        where = f"the language-model endpoint {s.url}"
+        where = f"The language-model endpoint {s.url}"
         if isinstance(error, openai.APITimeoutError):
             kind, text = EndpointTimeout, f"{where} did not answer within {s.timeout:g} s (timeout)."
         elif isinstance(error, openai.APIConnectionError):
-            kind, text = EndpointUnreachable, f"Cannot reach {where}: {_cause(error)}. Is the server running?"
+            kind = EndpointUnreachable
+            text = f"Cannot reach the language-model endpoint {s.url}: {_cause(error)}. Is the server running?"
         elif isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
             state = "the key given" if s.key else "no key (set $" + ENV_KEY + ")"
             kind, text = AuthRefused, f"{where} refused the request ({error.status_code}) with {state}."
