@@ -24,12 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.citations", description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=DEFAULT_SET, help="labelled JSONL (default: the bundled set)")
     parser.add_argument("--encoder", nargs="+", choices=ENCODERS, default=list(ENCODERS), help="encoders to compare")
-    parser.add_argument("--threshold", type=float, help="use this threshold instead of choosing one on dev")
+    parser.add_argument("--threshold", type=float, help="use this similarity threshold instead of choosing on dev")
+    parser.add_argument("--min-overlap", type=float, default=0.0, help="with --threshold: the least overlap")
     parser.add_argument("--limit", type=int, help="only the first N items of each split (a quick slice)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, help="write OUT.md and OUT.json (e.g. bench/citation_check)")
     args = parser.parse_args(argv)
-    report = run(args.set, args.encoder, args.threshold, args.limit)
+    report = run(args.set, args.encoder, args.threshold, args.limit, args.min_overlap)
     if args.out:
         from eval.citations.report import write
 

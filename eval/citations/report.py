@@ -57,17 +57,18 @@ def markdown(report: dict) -> str:
         'Precision / recall / F1 of each decision ("unsupported": the sentence is flagged; "supported": it '
         "is passed; no-answer sentences count as not unsupported).",
         "",
-        "| encoder | threshold | split | unsupported P / R / F1 | supported P / R / F1 | facts only: unsupported | "
-        "similarity only: unsupported |",
-        "|---|---|---|---|---|---|---|",
+        "| encoder | similarity ≥ | overlap ≥ | split | unsupported P / R / F1 | supported P / R / F1 | "
+        "facts only: unsupported | similarity only (≥ its own threshold): unsupported |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in report["encoders"].items():
         for split in SPLITS:
             f = entry[split]
             lines.append(
-                f"| {name} | {entry['threshold']:.3f} | {split} | {_pr(f['all']['unsupported'])} | "
-                f"{_pr(f['all']['supported'])} | {_pr(f['facts_only']['unsupported'])} | "
-                f"{_pr(f['similarity_only']['unsupported'])} |"
+                f"| {name} | {entry['threshold']:.3f} | {entry['min_overlap']:.2f} | {split} | "
+                f"{_pr(f['all']['unsupported'])} | {_pr(f['all']['supported'])} | "
+                f"{_pr(f['facts_only']['unsupported'])} | "
+                f"{_pr(f['similarity_only']['unsupported'])} ({entry['similarity_only_threshold']:.3f}) |"
             )
     for name, entry in report["encoders"].items():
         lines += ["", f"## {name}: per language and per kind", ""]

@@ -27,6 +27,7 @@ import numpy as np
 
 from index.generate.check_context import swapped_facts
 from index.generate.check_facts import CJK, fact_found, sentence_facts
+from index.generate.check_wording import negated, overlap
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class SentenceCheck:
     support: Support | None  # the best supporting passage sentence among the cited (None: nothing cited exists)
     problems: list[str] = field(default_factory=list)  # why not supported, one short reason each
     no_answer: bool = False  # the sentence says the passages do not answer: no claim, supported, needs no [n]
+    overlap: float | None = None  # share of its words the cited passages hold (None: nothing cited exists)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,9 +56,15 @@ class CheckConfig:
     # below this best-sentence similarity a sentence is "not said" by its citations (chosen on the dev part
     # of data/eval/citation_check.jsonl: python -m eval.citations)
     threshold: float = 0.80
+    # below this share of its words in the cited passages (check_wording.overlap) a sentence is not said by
+    # them either (chosen on dev as well; 0: off)
+    min_overlap: float = 0.0
     encoder: str = "e5"  # "e5": the index's encoder; "use": index.second_encoder; "both": their mean
     check_facts: bool = True
     check_swaps: bool = True
+    # a sentence that denies (未, 没有, not, never) what its best supporting sentence states without denial;
+    # the other way round is not checked: a passage sentence often denies something else beside its claim
+    check_negation: bool = True
 
 
 # Markers: [1], [1,2], [1-3], [1][2], 【1】, ［１］, 〔1〕 (full-width digits too).
@@ -224,7 +232,14 @@ def check_answer(
         for n in missing:
             problems.append(f"cites [{n}]: there {'is' if count == 1 else 'are'} {count} passage{'s' * (count != 1)}")
         cited = [n for n in cites if 1 <= n <= count]
-        support = None
+        support, shared = None, None
+        english = not CJK.search(text)
+        if cited:
+            shared = round(
+                overlap(text if english else _simplified(text), [simplified[n] for n in cited], translator, english), 4
+            )
+        where = "".join(f"[{n}]" for n in cited)
+        verb = "does" if len(cited) == 1 else "do"
         if cited and vectors is not None:
             rows = [k for k, (n, _) in enumerate(flat) if n in cited]
             scores = vectors[len(claims) + np.asarray(rows)] @ vectors[row_of[i]]
@@ -232,15 +247,14 @@ def check_answer(
             n, sentence = flat[rows[best]]
             support = Support(n, sentence, round(float(scores[best]), 4))
             if support.score < config.threshold:
-                where = "".join(f"[{n}]" for n in cited)
-                problems.append(
-                    f"{where} {'does' if len(cited) == 1 else 'do'} not say this (similarity {_score(support.score)})"
-                )
+                problems.append(f"{where} {verb} not say this (similarity {_score(support.score)})")
+            elif shared is not None and shared < config.min_overlap:
+                problems.append(f"{where} {verb} not say this (words in common {shared:.0%})")
+            if config.check_negation and negated(text) and not negated(support.sentence):
+                problems.append(f"negated, but [{support.rank}] is not")
         if cited and config.check_facts:
-            english = not CJK.search(text)
             passages = [simplified[n] for n in cited]
             facts = sentence_facts(text if english else _simplified(text))
-            where = "".join(f"[{n}]" for n in cited)
             for fact in facts:
                 verdicts = [fact_found(fact, passage, translator, english) for passage in passages]
                 if any(v is False for v in verdicts) and not any(verdicts):
@@ -248,5 +262,5 @@ def check_answer(
             if config.check_swaps:
                 for first, second in swapped_facts(text, facts, passages, translator, english):
                     problems.append(f"{first} and {second} are the other way round in {where}")
-        checks.append(SentenceCheck(text, cites, not problems, support, problems))
+        checks.append(SentenceCheck(text, cites, not problems, support, problems, overlap=shared))
     return checks

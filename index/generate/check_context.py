@@ -3,8 +3,9 @@
 
 Each number of the sentence gets its context — the words of its clause (Chinese: character pairs; English:
 the Chinese forms CC-CEDICT gives its content words). Each place a cited passage writes that number gets a
-window of text around it. Two numbers are swapped when every place of the first fits the second's context
-better than its own, and every place of the second fits the first's better than its own.
+window of text around it; a context fits a place by the words it finds there, nearer ones counting more.
+Two numbers are swapped when, at the place of each that either context fits best, the other's context fits
+better than its own.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import re
 from index.generate.check_facts import Fact, arabic_numbers, chinese_numbers, word_translations
 from index.translate import ENGLISH_STOP_WORDS
 
-WINDOW = 14  # characters either side of a number in a passage
-CLAUSE_BREAK = re.compile(r"[，,；;。：:、]|\band\b|\bwhile\b|\bwhereas\b|\bbut\b")
+BEFORE, AFTER = 20, 40  # characters of a passage before and after a number that can speak of it
+NEAR = 5.0  # a word this many characters from the number counts half
+CLAUSE_BREAK = re.compile(r"[，；;。：:、]")
+ENGLISH_CLAUSE_BREAK = re.compile(r"[;:]|,\s*(?:and|while|whereas|but)\b|\b(?:and|while|whereas|but)\b")
 NUMERIC = ("number", "year", "percent")
 
 
@@ -24,8 +27,9 @@ def _clause(sentence: str, fact: Fact, facts: list[Fact]) -> str:
     left = max([f.end for f in facts if f.end <= fact.start] + [0])
     right = min([f.start for f in facts if f.start >= fact.end] + [len(sentence)])
     before, after = sentence[left : fact.start], sentence[fact.end : right]
-    before = CLAUSE_BREAK.split(before)[-1] if CLAUSE_BREAK.search(before) else before
-    after = CLAUSE_BREAK.split(after)[0] if CLAUSE_BREAK.search(after) else after
+    breaks = CLAUSE_BREAK if re.search(r"[\u3400-\u9fff]", sentence) else ENGLISH_CLAUSE_BREAK
+    before = breaks.split(before)[-1]
+    after = breaks.split(after)[0]
     return before + " " + after
 
 
@@ -37,32 +41,48 @@ def _units(clause: str, translator, english: bool) -> list[tuple[str, ...]]:
         return [(pair,) for pair in sorted(pairs) if not re.search(r"[年月日]", pair)]
     groups = []
     for word in re.findall(r"[A-Za-z][A-Za-z'-]+", clause):
-        if word.lower() in ENGLISH_STOP_WORDS or len(word) < 3:
+        if word.lower() in ENGLISH_STOP_WORDS or (len(word) < 3 and not word.isupper()):
             continue
         forms, _ = word_translations(word, translator)
-        forms = (*tuple(f for f in dict.fromkeys(forms) if len(f) >= 2), word.lower())
-        groups.append(forms)
+        forms = list(dict.fromkeys(forms))
+        # one-character forms (钒, 网) only for words that have no longer one: they match too much
+        longer = [f for f in forms if len(f) >= 2]
+        groups.append((*(longer or forms), word.lower()))
     return groups
 
 
-def _fit(units: list[tuple[str, ...]], window: str) -> int:
+def _fit(units: list[tuple[str, ...]], place: tuple[str, int, int]) -> float:
+    """How well a context fits a place: each group found counts 1/(1 + distance/NEAR), by its nearest form."""
+    window, start, end = place
     lowered = window.lower()
-    return sum(any(form in lowered for form in group) for group in units)
+    total = 0.0
+    for group in units:
+        distances = []
+        for form in group:
+            at = lowered.find(form)
+            while at >= 0:
+                distances.append(max(0, start - (at + len(form)), at - end))
+                at = lowered.find(form, at + 1)
+        if distances:
+            total += 1.0 / (1.0 + min(distances) / NEAR)
+    return total
 
 
-def _places(fact: Fact, passages: list[str]) -> list[str]:
-    windows = []
+def _places(fact: Fact, passages: list[str]) -> list[tuple[str, int, int]]:
+    """(window, start, end of the number in it) for each place a passage writes the fact's number."""
+    places = []
     for passage in passages:
         for found in arabic_numbers(passage) + chinese_numbers(passage, answer=False):
-            if abs(found.value - fact.value) <= max(found.tolerance, fact.tolerance) + 1e-9 * max(1.0, fact.value):
-                start, end = max(0, found.start - WINDOW), min(len(passage), found.end + WINDOW)
+            if abs(found.value - fact.value) <= fact.tolerance + 1e-9 * max(1.0, fact.value):
+                start, end = max(0, found.start - BEFORE), min(len(passage), found.end + AFTER)
                 piece = passage[start:end]
                 # stay within the passage sentence that writes the number
                 head = max(piece.rfind(c, 0, found.start - start) for c in "。；;")
                 tail = [piece.find(c, found.end - start) for c in "。；;"]
                 tail = min([t for t in tail if t >= 0] + [len(piece)])
-                windows.append(piece[head + 1 : tail])
-    return windows
+                offset = head + 1
+                places.append((piece[offset:tail], found.start - start - offset, found.end - start - offset))
+    return places
 
 
 def swapped_facts(
@@ -80,8 +100,14 @@ def swapped_facts(
         for j in range(i + 1, len(numbers)):
             if not places[i] or not places[j] or numbers[i].kind != numbers[j].kind:
                 continue
-            i_misplaced = all(_fit(contexts[j], w) > _fit(contexts[i], w) for w in places[i])
-            j_misplaced = all(_fit(contexts[i], w) > _fit(contexts[j], w) for w in places[j])
-            if i_misplaced and j_misplaced:
+            if _misplaced(contexts[i], contexts[j], places[i]) and _misplaced(contexts[j], contexts[i], places[j]):
                 pairs.append((numbers[i].surface, numbers[j].surface))
     return pairs
+
+
+def _misplaced(own: list[tuple[str, ...]], other: list[tuple[str, ...]], places: list[tuple[str, int, int]]) -> bool:
+    """Whether, where the passages speak most of this number (the place either context fits best), the other
+    number's context fits better than its own."""
+    fits = [(_fit(own, place), _fit(other, place)) for place in places]
+    mine, theirs = max(fits, key=lambda pair: (max(pair), pair[1]))
+    return theirs > mine

@@ -3,9 +3,10 @@ holds them, across Chinese and English.
 
 Numbers are compared by value, not by spelling: a passage's quantities are read with their scales
 (``185.4万``, ``10.51亿``, ``二〇二一年``, ``三千``, ``百分之五``) and an answer's number (``1.854 million``,
-``2021``, ``three``, ``74.4%``) is found when a passage quantity equals it to the precision either side
-wrote (``about 1.85 million`` matches ``185.4万``). Names are found literally (Chinese titles
-``《…》``, quoted terms, Latin words), through CC-CEDICT (every headword a gloss has, plus the index's
+``2021``, ``three``, ``74.4%``) is found when a passage quantity equals it to the precision the answer
+wrote (``about 1.85 million`` matches ``185.4万``; ``1.854 million`` does not match ``185万``). Names
+are found literally (Chinese titles ``《…》``, quoted terms, Latin words, jieba's person, place and
+organisation words, offices such as 工业和信息化部), through CC-CEDICT (every headword a gloss has, plus the index's
 translator) or by their pinyin in the passage (``Wuzhen`` → 乌镇); an English name the dictionary cannot
 translate and that is not pinyin (``Nexon``, when the passage does not spell it) cannot be checked and
 is left out rather than called wrong.
@@ -50,8 +51,22 @@ MONTH = re.compile(r"\b(" + "|".join(m.capitalize() for m in MONTHS) + r")\b")
 TITLE = re.compile(r"《([^》]{2,40})》")
 QUOTED = re.compile(r"[“「『\"]([^”」』\"]{2,20})[”」』\"]")
 LATIN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9.&-]*[A-Za-z0-9]|\b[A-Z]\b")
-NAME_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|and|the|for|on|de|van|von)\s+)*[A-Z][\w'’.-]*)*")
+NAME_RUN = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:(?:of|and|the|for|on|de|van|von)\s+)*[A-Z][\w'’.&-]*)*")
 NAME_JOINERS = {"of", "and", "the", "for", "on", "de", "van", "von"}
+
+
+# Acronyms answers use that CC-CEDICT does not gloss as such (its "UN" is "abbr. for 聯合國", left out).
+ACRONYMS = {
+    "un": ("联合国",), "us": ("美国",), "usa": ("美国",), "uk": ("英国",), "eu": ("欧盟", "欧洲联盟"),
+    "g20": ("二十国集团", "G20"), "unesco": ("教科文组织",), "wto": ("世贸组织", "世界贸易组织"),
+    "apec": ("亚太经合组织", "APEC"), "brics": ("金砖",), "sco": ("上合组织", "上海合作组织"), "asean": ("东盟",),
+    "ai": ("人工智能",), "it": ("信息技术", "IT"), "ict": ("信息通信技术",), "gdp": ("国内生产总值", "GDP"),
+    "prc": ("中华人民共和国",), "r&d": ("研发",), "ipr": ("知识产权",),
+}  # fmt: skip
+# Chinese organisations named by their office (工业和信息化部, 国家发展改革委) after a preposition
+CHINESE_OFFICE = re.compile(r"(?:据|由|经|向|与|和|同|是|^)([\u4e00-\u9fff]{2,9}?(?:部|委员会|委|局|署|办公室))")
+# forms a gloss gives with a suffix the passage may leave off (荷兰语 → 荷兰, 瑞典人 → 瑞典)
+FORM_SUFFIX = re.compile(r"(?<=..)(?:人|语|文|族|的)$")
 
 
 @dataclass(frozen=True)
@@ -119,9 +134,22 @@ def chinese_numeral_value(numeral: str) -> float | None:
     return value
 
 
+def _pieces(numeral: str) -> list[str]:
+    """A passage numeral and, for run-together ones (十三五: the 13th five-year plan), its prefixes and
+    suffixes: the passage side reads generously, the answer side strictly."""
+    if len(numeral) < 3 or "点" in numeral:
+        return [numeral]
+    return [numeral] + [numeral[:i] for i in range(1, len(numeral))] + [numeral[i:] for i in range(1, len(numeral))]
+
+
 def chinese_numbers(text: str, answer: bool) -> list[Fact]:
     facts = []
     for match in CHINESE_NUMERAL.finditer(text):
+        if not answer and match.group(2) and not match.group(1) and not match.group(3):
+            for piece in _pieces(match.group(2))[1:]:
+                value = chinese_numeral_value(piece)
+                if value is not None:
+                    facts.append(Fact("number", piece, value, 0.5, *match.span()))
         percent, numeral, scale = match.groups()
         if not numeral or not any(c in CHINESE_DIGITS or c == "十" for c in numeral):
             continue
@@ -168,8 +196,8 @@ def passage_values(text: str) -> tuple[tuple[float, float], ...]:
 
 
 def number_found(fact: Fact, passage: str) -> bool:
-    for value, tolerance in passage_values(passage):
-        if abs(value - fact.value) <= max(tolerance, fact.tolerance) + 1e-9 * max(1.0, abs(value)):
+    for value, _ in passage_values(passage):
+        if abs(value - fact.value) <= fact.tolerance + 1e-9 * max(1.0, abs(value)):
             return True
         if fact.kind == "percent" and abs(value * 100 - fact.value) <= fact.tolerance + 1e-9:  # 0.25 ↔ 25%
             return True
@@ -185,7 +213,25 @@ def chinese_names(sentence: str) -> list[Fact]:
     for match in LATIN.finditer(sentence):
         if not re.fullmatch(r"\d.*", match.group(0)):
             facts.append(Fact("name", match.group(0), start=match.start(), end=match.end()))
+    for match in CHINESE_OFFICE.finditer(sentence):
+        if len(match.group(1)) >= 4:
+            facts.append(Fact("name", match.group(1), start=match.start(1), end=match.end(1)))
+    position = 0
+    for word, flag in _posseg(sentence):
+        if flag in ("nr", "ns", "nt") and len(word) >= 2 and not any(f.surface == word for f in facts):
+            facts.append(Fact("name", word, start=position, end=position + len(word)))
+        position += len(word)
     return facts
+
+
+def _posseg(sentence: str) -> list[tuple[str, str]]:
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return [(pair.word, pair.flag) for pair in jieba.posseg.cut(sentence)]
 
 
 def english_names(sentence: str) -> list[Fact]:
@@ -217,6 +263,8 @@ def gloss_headwords() -> dict[str, tuple[str, ...]]:
     for simplified, _, keys in cedict_entries():
         for gloss in keys:
             headwords[gloss].append(simplified)
+            if gloss.startswith("the ") and len(gloss) > 4:  # "the Netherlands"
+                headwords[gloss[4:]].append(simplified)
     return {gloss: tuple(words) for gloss, words in headwords.items()}
 
 
@@ -257,12 +305,17 @@ def word_translations(word: str, translator) -> tuple[list[str], bool]:
     lowered = word.lower().strip(".'’")
     forms: list[str] = []
     glosses = gloss_headwords()
+    forms += ACRONYMS.get(lowered, ())
     for variant in word_variants(lowered):
         forms += glosses.get(variant, ())
+    if not forms and lowered.startswith("re") and len(lowered) > 6:  # rediscovered → discover → 发现
+        for variant in word_variants(lowered[2:]):
+            forms += glosses.get(variant, ())
     if translator is not None:
         for group in translator.translate(word):
             forms += group.terms
-    checkable = bool(forms) or is_pinyin(lowered) or word.isupper()
+    forms += [FORM_SUFFIX.sub("", form) for form in forms if FORM_SUFFIX.search(form)]
+    checkable = bool(forms) or is_pinyin(lowered)  # an acronym nobody glosses (CNCERT) is checked literally only
     return forms, checkable
 
 
@@ -277,7 +330,7 @@ def name_found(fact: Fact, passage: str, translator, english: bool) -> bool | No
         compact = re.sub(r"\s+", "", name)
         return compact in passage or compact.lower() in lowered_passage
     phrase = name.lower()
-    if any(term in passage for term in gloss_headwords().get(phrase, ())):
+    if any(term in passage for term in gloss_headwords().get(phrase, ()) + ACRONYMS.get(phrase, ())):
         return True
     if translator is not None:
         for group in translator.translate(name):
