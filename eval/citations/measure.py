@@ -176,7 +176,7 @@ def choose_threshold(outcomes: list[Outcome], overlap: bool = True, facts: bool 
     return best
 
 
-def answer_speed(items: list[dict], encoder, translator, kind: str) -> dict:
+def answer_speed(items: list[dict], encoder, translator, config: CheckConfig) -> dict:
     """Milliseconds per whole answer: each scene's cited sentences joined into one answer (5–18 sentences,
     3–4 passages), the way a model's answer reaches the check."""
     by_scene = defaultdict(list)
@@ -188,7 +188,7 @@ def answer_speed(items: list[dict], encoder, translator, kind: str) -> dict:
         answer = " ".join(item["answer"] for item in scene_items)
         hits = hits_of(scene_items[0]["passages"])
         started = time.perf_counter()
-        checks = check_answer(answer, hits, encoder, translator, CheckConfig(encoder=kind))
+        checks = check_answer(answer, hits, encoder, translator, config)
         times.append((time.perf_counter() - started) * 1000)
         sentences.append(len(checks))
     return {
@@ -210,8 +210,8 @@ def run(
 
     items = read_set(path)
     parts = {split: [item for item in items if item["split"] == split][:limit] for split in SPLITS}
-    chosen = [item for split in SPLITS for item in parts[split]]
-    translator = passage_translator(chosen)
+    selected = [item for split in SPLITS for item in parts[split]]
+    translator = passage_translator(selected)
     encoder = Encoder()
     check_answer("warm-up [1].", hits_of([{"rank": 1, "text": "预热。"}]), encoder, translator)  # model load
     report: dict = {
@@ -249,7 +249,7 @@ def run(
             entry[split]["similarity_only"] = figures(outcomes[split], similarity_alone, facts=False)["all"]
         seconds = [o.seconds for split in SPLITS for o in outcomes[split]]
         entry["ms_per_sentence_item_median"] = round(statistics.median(seconds) * 1000, 1) if seconds else None
-        entry["speed"] = answer_speed(chosen, encoder, translator, kind)
+        entry["speed"] = answer_speed(selected, encoder, translator, CheckConfig(chosen, least, encoder=kind))
         entry["scores"] = {
             split: [
                 {"id": o.item["id"], "score": o.score, "overlap": o.overlap, "fact_problem": o.fact_problem}
