@@ -199,11 +199,13 @@ def test_figures_are_computed_correctly():
 
 def test_labelled_set_is_bundled_and_split():
     items = read_set()
-    assert 150 <= len(items) <= 250
-    assert {item["split"] for item in items} == {"dev", "heldout"}
-    dev_scenes = {i["scene"] for i in items if i["split"] == "dev"}
-    assert not dev_scenes & {i["scene"] for i in items if i["split"] == "heldout"}, "scenes are split whole"
-    assert {i["source"] for i in items} == {"corpus", "cmrc", "drcd"}
+    assert 150 <= len(items) <= 300
+    assert {item["split"] for item in items} == {"dev", "heldout", "fresh"}
+    splits_of_scene = {}
+    for item in items:
+        splits_of_scene.setdefault(item["scene"], set()).add(item["split"])
+    assert all(len(splits) == 1 for splits in splits_of_scene.values()), "scenes are split whole"
+    assert {"corpus", "cmrc", "drcd"} <= {i["source"] for i in items}
     assert {i["lang"] for i in items} == {"zh", "en"}
 
 
@@ -213,9 +215,9 @@ def test_measurement_runs_on_a_slice(tmp_path, capsys):
     assert main(["--encoder", "e5", "--limit", "4", "--threshold", "0.8", "--json", "--out", str(tmp_path / "c")]) == 0
     report = json.loads(capsys.readouterr().out)
     entry = report["encoders"]["e5"]
-    assert report["items"] == {"dev": 4, "heldout": 4}
+    assert report["items"] == {"dev": 4, "heldout": 4, "fresh": 4}
     assert entry["threshold"] == 0.8 and entry["chosen_on"] == "given"
-    for split in ("dev", "heldout"):
+    for split in ("dev", "heldout", "fresh"):
         scores = entry["scores"][split]
         flagged = sum(s["fact_problem"] or s["score"] is None or s["score"] < 0.8 for s in scores)
         assert entry[split]["all"]["unsupported"]["n"] == len(scores) == 4

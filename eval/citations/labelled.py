@@ -14,7 +14,9 @@ sentence with its markers, its label and its kind:
 - label ``no_answer``: a sentence saying the passages do not answer (no claim; must not count as
   unsupported).
 
-Scenes are split whole: ``dev`` (thresholds and choices are made on it) and ``heldout`` (reported only).
+Scenes are split whole: ``dev`` (thresholds and choices are made on it), ``heldout`` (reported; its errors
+were read once, after the first report, and the general faults they showed were fixed) and ``fresh``
+(written after those fixes, never used for any choice).
 ``python -m eval.citations.labelled`` writes data/eval/citation_check.jsonl from this file.
 """
 
@@ -51,6 +53,16 @@ SCENES = {
     "C2": ("heldout", "cmrc", [(CMRC + "cmrctrial0052.md", ""), (CMRC + "cmrctrial0046.md", ""), (CMRC + "cmrctrial0057.md", ""),
                                (CMRC + "cmrctrial0056.md", "")]),
     "D1": ("heldout", "drcd", [(DRCD + "drcddev0027.md", ""), (DRCD + "drcddev0049.md", ""), (DRCD + "drcddev0059.md", "")]),
+    # written after the held-out part had been looked at (and the checker fixed): never seen by any choice
+    "F1": ("fresh", "corpus", [("data/corpus/002_a9fc0cefc3339bd2.txt", "2015年12月，习近平总书记在第二届世界互联网大会"),
+                               ("data/corpus/002_a9fc0cefc3339bd2.txt", "在第二届世界互联网大会上，习近平总书记提出了"),
+                               ("data/corpus/002_a9fc0cefc3339bd2.txt", "网络主权原则得到广大发展中国家的拥护"),
+                               ("data/corpus/002_a9fc0cefc3339bd2.txt", "构建网络空间命运共同体是网络强国的组成部分")]),
+    "F2": ("fresh", "corpus", [("data/corpus/002_a9fc0cefc3339bd2.txt", "网络空间命运共同体理念展现了中国"),
+                               ("data/corpus/004_6efb57d353e2f94c.txt", "2015年，中国国家主席习近平在第二届世界互联网大会首次提出"),
+                               ("data/corpus/000_69abfd657dd65b26.txt", "构建安全共同体。安全是发展的前提")]),
+    "F3": ("fresh", "cmrc+drcd", [(CMRC + "cmrctrial0049.md", ""), (CMRC + "cmrctrial0051.md", ""), (DRCD + "drcddev0048.md", ""),
+                                  (DRCD + "drcddev0052.md", "")]),
 }  # fmt: skip
 
 S, U, N = "supported", "unsupported", "no_answer"
@@ -262,6 +274,73 @@ ITEMS = [
     ("D1", "The party was founded in Nanjing in December 1945 [2].", U, "invented-name"),
     ("D1", "The passages do not give ASUS's annual revenue.", N, "no-answer"),
     ("D1", "文档没有说明中国残联的会员人数。", N, "no-answer"),
+    # F1 (fresh): [1] the 2015 speech, the 2023 instruction  [2] the four principles  [3] the EU and cyber sovereignty  [4] laws and strategies
+    ("F1", "In December 2015, at the second World Internet Conference, Xi Jinping proposed building a community with a shared future in cyberspace [1].", S, "translation"),
+    ("F1", "2023年7月，习近平总书记对网络安全和信息化工作作出重要指示。[1]", S, "paraphrase"),
+    ("F1", "The four principles include respecting cyber sovereignty and maintaining peace and security [2].", S, "translation"),
+    ("F1", "尊重网络主权是推进全球互联网治理体系变革“四项原则”中的首要原则。[2]", S, "paraphrase"),
+    ("F1", "The EU has embraced cyber sovereignty and adopted regulations such as the General Data Protection Regulation [3].", S, "translation"),
+    ("F1", "2016年，中国出台了首部网络安全领域基础性法律《中华人民共和国网络安全法》。[4]", S, "paraphrase"),
+    ("F1", "The Data Security Law and the Personal Information Protection Law were among the internet laws of 2021 [4].", S, "translation"),
+    ("F1", "Xi Jinping raised the four principles at the second World Internet Conference, and China's Cybersecurity Law came out in 2016 [2][4].", S, "multi-citation"),
+    ("F1", "习近平总书记提出了推进全球互联网治理体系变革的“五项原则”。[2]", U, "wrong-number"),
+    ("F1", "The Cybersecurity Law was issued in 2018 [4].", U, "wrong-number"),
+    ("F1", "The Fifth Plenary Session of the 18th Central Committee proposed the cyber power strategy in 2016, and the Cybersecurity Law was issued in 2015 [4].", U, "swapped-year"),
+    ("F1", "2023年12月习近平提出构建网络空间命运共同体，2015年7月又作出重要指示。[1]", U, "swapped-year"),
+    ("F1", "欧盟制定了《通用数据保护条例》等监管法律。[2]", U, "wrong-citation"),
+    ("F1", "In 2016 China issued its first basic law on cybersecurity [1].", U, "wrong-citation"),
+    ("F1", "The EU proposed the concepts of data, digital and technological sovereignty [5].", U, "nonexistent-citation"),
+    ("F1", "中国率先提出网络主权概念。", U, "no-citation"),
+    ("F1", "The EU has never accepted the idea of cyber sovereignty [3].", U, "negation"),
+    ("F1", "中国并未在国际上推广网络主权概念。[2]", U, "negation"),
+    ("F1", "The four principles were first put forward by Li Keqiang [2].", U, "invented-name"),
+    ("F1", "欧盟制定了《数字市场法》等监管法律。[3]", U, "invented-name"),
+    ("F1", "The passages do not say when the EU changed its position.", N, "no-answer"),
+    ("F1", "文中未提及网络主权的具体定义。", N, "no-answer"),
+    # F2 (fresh): [1] China–Arab initiative, BRICS Beijing declaration  [2] the concept first proposed  [3] a security community
+    ("F2", "In 2021 China and the League of Arab States secretariat issued the China-Arab Data Security Cooperation Initiative [1].", S, "translation"),
+    ("F2", "2022年通过的《金砖国家领导人第十四次会晤北京宣言》提出继续推进金砖国家务实合作。[1]", S, "paraphrase"),
+    ("F2", "The idea of a community with a shared future in cyberspace has become the permanent theme of the World Internet Conference [2].", S, "translation"),
+    ("F2", "构建网络空间命运共同体理念是习近平于2015年在第二届世界互联网大会上首次提出的。[2]", S, "paraphrase"),
+    ("F2", "Building a security community means advocating an open and cooperative concept of cybersecurity [3].", S, "translation"),
+    ("F2", "维护网络安全是国际社会的共同责任。[3]", S, "paraphrase"),
+    ("F2", "The concept was first proposed in 2015, and in 2021 China and the Arab League secretariat issued a data security initiative [2][1].", S, "multi-citation"),
+    ("F2", "《金砖国家领导人第十五次会晤北京宣言》于2022年通过。[1]", U, "wrong-number"),
+    ("F2", "Xi Jinping set out four principles and six proposals on internet development and governance [2].", U, "wrong-number"),
+    ("F2", "The China-Arab initiative was issued in 2022 and the BRICS Beijing Declaration was adopted in 2021 [1].", U, "swapped-year"),
+    ("F2", "中国以数字丝绸之路为抓手，向沿线各国提供能力建设等援助。[3]", U, "wrong-citation"),
+    ("F2", "Cybersecurity is a global challenge that no country can escape on its own [1].", U, "wrong-citation"),
+    ("F2", "The concept reflects the common expectations of the international community [4].", U, "nonexistent-citation"),
+    ("F2", "网络空间命运共同体理念得到国际社会广泛关注和普遍认同。", U, "no-citation"),
+    ("F2", "Cybersecurity is not a shared responsibility of the international community [3].", U, "negation"),
+    ("F2", "The concept was first proposed at the World Internet Conference held in Shanghai [2].", U, "invented-name"),
+    ("F2", "2021年，中国和欧洲联盟秘书处发表《中阿数据安全合作倡议》。[1]", U, "invented-name"),
+    ("F2", "The passages do not mention how many countries signed the initiative.", N, "no-answer"),
+    ("F2", "材料没有给出具体的合作项目数量。", N, "no-answer"),
+    # F3 (fresh): [1] First Presbyterian Church, Detroit  [2] The Friends of Voltaire  [3] Haut-Rhin (Traditional)  [4] African Americans (Traditional)
+    ("F3", "The First Presbyterian Church in Detroit was built in 1889 [1].", S, "translation"),
+    ("F3", "底特律第一长老会教堂由乔治·梅森设计，模仿了波士顿三一教堂。[1]", S, "paraphrase"),
+    ("F3", "The Friends of Voltaire was written by Evelyn Beatrice Hall under the pen name S. G. Tallentyre and published in 1906 [2].", S, "translation"),
+    ("F3", "《伏尔泰的朋友们》记叙了10个生活非常接近的人的故事。[2]", S, "paraphrase"),
+    ("F3", "Haut-Rhin was created on 4 March 1790 during the French Revolution [3].", S, "translation"),
+    ("F3", "上莱茵省东侧沿莱茵河与德国接壤，南侧与瑞士接壤。[3]", S, "paraphrase"),
+    ("F3", "In 2008 Barack Obama won the presidential election, becoming the first US president with black ancestry [4].", S, "translation"),
+    ("F3", "1960年起的黑人自我认同运动强调“黑就是美”。[4]", S, "paraphrase"),
+    ("F3", "The church building became the Ecumenical Theological Seminary, founded in 1980, and Haut-Rhin borders Switzerland to the south [1][3].", S, "multi-citation"),
+    ("F3", "底特律第一长老会教堂兴建于1898年。[1]", U, "wrong-number"),
+    ("F3", "The book tells the stories of 12 people close to Voltaire [2].", U, "wrong-number"),
+    ("F3", "Alsace was assigned to Germany in 1919 and returned to France in 1871 [3].", U, "swapped-year"),
+    ("F3", "1992年底特律长老会将房屋、土地捐赠给基督教神学院；2002年计划将教堂租借给一所神学院。[1]", U, "swapped-year"),
+    ("F3", "Woodward Avenue was widened in 1936 [2].", U, "wrong-citation"),
+    ("F3", "巴拉克·欧巴马在2008年赢得总统选举。[3]", U, "wrong-citation"),
+    ("F3", "Haut-Rhin is one of the wealthiest departments in France [6].", U, "nonexistent-citation"),
+    ("F3", "这句话常被误认为是伏尔泰本人所述。", U, "no-citation"),
+    ("F3", "Unemployment in Haut-Rhin is very high [3].", U, "negation"),
+    ("F3", "该书并未以“我不同意你的意见，但我以死捍卫你说话的权利”来阐释伏尔泰的思想。[2]", U, "negation"),
+    ("F3", "The church was designed by Frank Lloyd Wright [1].", U, "invented-name"),
+    ("F3", "《伏尔泰的朋友们》于1907年由企鹅出版社在英国出版。[2]", U, "invented-name"),
+    ("F3", "None of the passages say who paid for the church.", N, "no-answer"),
+    ("F3", "文中没有说明上莱茵省的人口。", N, "no-answer"),
 ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from eval.citations.measure import SPLITS
 
-SPLIT_NAMES = {"dev": "dev (threshold chosen here)", "heldout": "held-out"}
+SPLIT_NAMES = {"dev": "dev (thresholds chosen here)", "heldout": "held-out", "fresh": "fresh held-out"}
 
 
 def machine() -> dict:
@@ -76,7 +76,11 @@ def markdown(report: dict) -> str:
         for split in SPLITS:
             for language, block in entry[split]["languages"].items():
                 lines.append(f"| {split} | {language} | {_pr(block['unsupported'])} | {_pr(block['supported'])} |")
-        lines += ["", "| kind | label | dev: right / n | held-out: right / n |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "| kind | label | " + " | ".join(f"{SPLIT_NAMES[s].split(' (')[0]}: right / n" for s in SPLITS) + " |",
+            "|---|---|" + "---|" * len(SPLITS),
+        ]
         labels = {k: v["label"] for s in SPLITS for k, v in entry[s]["kinds"].items()}
         kinds = sorted(labels, key=lambda k: (labels[k], k))
         for kind in kinds:
@@ -84,7 +88,7 @@ def markdown(report: dict) -> str:
             for split in SPLITS:
                 k = entry[split]["kinds"].get(kind)
                 cells.append(f"{k['correct']} / {k['n']}" if k else "–")
-            lines.append(f"| {kind} | {labels[kind]} | {cells[0]} | {cells[1]} |")
+            lines.append(f"| {kind} | {labels[kind]} | " + " | ".join(cells) + " |")
         speed = entry["speed"]
         lines += [
             "",

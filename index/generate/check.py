@@ -86,7 +86,7 @@ NO_ANSWER = [
     for p in (
         r"\b(?:passages?|documents?|sources?|texts?|context|excerpts?|materials?|provided information|"
         r"search results?)\b"
-        r"[^.]*\b(?:not|no|nothing|never|n't|neither|none)\b[^.]*"
+        r"[^.]*(?:\b(?:not|no|nothing|never|neither|none)\b|n't\b)[^.]*"
         r"\b(?:say|says|said|state|states|mention|mentions|mentioned|specify|specifies|give|gives|provide|provides|"
         r"contain|contains|include|includes|answer|cover|covers|address|discuss|information|detail|details)\b",
         r"\b(?:is|are|was|were)\s+not\s+(?:mentioned|stated|specified|given|said|provided|covered|found)\s+"

@@ -5,11 +5,12 @@ Numbers are compared by value, not by spelling: a passage's quantities are read 
 (``185.4万``, ``10.51亿``, ``二〇二一年``, ``三千``, ``百分之五``) and an answer's number (``1.854 million``,
 ``2021``, ``three``, ``74.4%``) is found when a passage quantity equals it to the precision the answer
 wrote (``about 1.85 million`` matches ``185.4万``; ``1.854 million`` does not match ``185万``). Names
-are found literally (Chinese titles ``《…》``, quoted terms, Latin words, jieba's person, place and
-organisation words, offices such as 工业和信息化部), through CC-CEDICT (every headword a gloss has, plus the index's
-translator) or by their pinyin in the passage (``Wuzhen`` → 乌镇); an English name the dictionary cannot
-translate and that is not pinyin (``Nexon``, when the passage does not spell it) cannot be checked and
-is left out rather than called wrong.
+are found literally (Chinese titles ``《…》``, quoted terms, Latin words, jieba's person and place words,
+offices such as 工业和信息化部; not jieba's organisation words, which run on into the next word), through
+CC-CEDICT (every headword a gloss has, place glosses before their comma, the index's translator) or by
+their pinyin in the passage (``Wuzhen`` → 乌镇); an English name the dictionary cannot translate and that is
+not pinyin (``Nexon``, when the passage does not spell it), or an acronym none of whose renderings is there,
+cannot be checked and is left out rather than called wrong.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def chinese_names(sentence: str) -> list[Fact]:
             facts.append(Fact("name", match.group(1), start=match.start(1), end=match.end(1)))
     position = 0
     for word, flag in _posseg(sentence):
-        if flag in ("nr", "ns", "nt") and len(word) >= 2 and not any(f.surface == word for f in facts):
+        if flag in ("nr", "ns") and len(word) >= 2 and not any(f.surface == word for f in facts):
             facts.append(Fact("name", word, start=position, end=position + len(word)))
         position += len(word)
     return facts
@@ -269,6 +270,31 @@ def gloss_headwords() -> dict[str, tuple[str, ...]]:
 
 
 @functools.cache
+def comma_glosses() -> dict[str, tuple[str, ...]]:
+    """Glosses CC-CEDICT writes as "London, capital of United Kingdom": their head (1–3 words) → headwords
+    (index.translate keeps glosses of up to three words whole, so these are not in ``gloss_headwords``)."""
+    import gzip
+
+    from index.translate import cedict_path
+
+    heads: dict[str, list[str]] = defaultdict(list)
+    with gzip.open(cedict_path(), "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            head, _, rest = line.partition(" [")
+            parts = head.split(" ")
+            if len(parts) < 2:
+                continue
+            for gloss in rest.split("/")[1:-1]:
+                first, comma, _ = gloss.partition(", ")
+                first = re.sub(r"\([^)]*\)", " ", first).strip().lower()
+                if comma and first and len(first.split()) <= 3 and parts[1] not in heads[first]:
+                    heads[first].append(parts[1])
+    return {gloss: tuple(words) for gloss, words in heads.items()}
+
+
+@functools.cache
 def pinyin_syllables() -> frozenset[str]:
     from pypinyin.pinyin_dict import pinyin_dict
 
@@ -308,6 +334,8 @@ def word_translations(word: str, translator) -> tuple[list[str], bool]:
     forms += ACRONYMS.get(lowered, ())
     for variant in word_variants(lowered):
         forms += glosses.get(variant, ())
+    if word[:1].isupper():  # names: London, capital of United Kingdom
+        forms += comma_glosses().get(lowered, ())
     if not forms and lowered.startswith("re") and len(lowered) > 6:  # rediscovered → discover → 发现
         for variant in word_variants(lowered[2:]):
             forms += glosses.get(variant, ())
@@ -353,6 +381,8 @@ def name_found(fact: Fact, passage: str, translator, english: bool) -> bool | No
         found = any(form in passage for form in forms)
         plain = re.sub(r"[^a-z]", "", word.lower())
         found = found or (is_pinyin(plain) and plain in pinyin)
+        if not found and word.isupper():  # an acronym rendered another way (ICT: 信息化) cannot be told wrong
+            continue
         verdicts.append(found)
     return None if not verdicts else all(verdicts)
 

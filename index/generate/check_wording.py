@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from index.generate.check_facts import word_translations
+from index.generate.check_facts import is_pinyin, passage_pinyin, word_translations
 from index.translate import ENGLISH_STOP_WORDS
 
 CHINESE_NEGATION = re.compile(
@@ -47,8 +47,11 @@ def overlap(sentence: str, passages: list[str], translator, english: bool) -> fl
     if not words:
         return 1.0
     found = 0
+    pinyin = "|".join(passage_pinyin(passage) for passage in passages)
     for word in words:
         forms, _ = word_translations(word, translator)
-        if word.lower() in lowered or any(len(form) >= 2 and form in text for form in forms):
+        plain = word.lower().replace("-", "").replace("'", "")
+        literal = word.lower() in lowered or any(len(form) >= 2 and form in text for form in forms)
+        if literal or (word[:1].isupper() and is_pinyin(plain) and plain in pinyin):  # a name in pinyin: Shicheng
             found += 1
     return found / len(words)
