@@ -28,7 +28,8 @@ from ui import grounded
 
 APP = str(PROJECT / "app.py")
 TIMEOUT = 300  # the first run loads the embedding model; an answer of 48 tokens on 2 loaded cores
-ANSWERABLE = "中国制定了哪些数据安全方面的法律？"
+ANSWERABLE = "截至2022年6月，中国建成了多少5G基站？"  # the 0.5B model writes a sentence for it
+ANSWERABLE_EN = "How many 5G base stations had China built?"
 UNANSWERABLE = "如何做红烧肉？"
 ENV = ("CITELENS_LLM_URL", "CITELENS_LLM_MODEL", "CITELENS_LLM_KEY", "CITELENS_LLM_MAX_TOKENS")
 
@@ -80,9 +81,10 @@ def everything_shown(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def test_an_answer_is_written_checked_and_linked_to_the_cards(monkeypatch, llm_server):
+@pytest.mark.parametrize("question", [ANSWERABLE, ANSWERABLE_EN])
+def test_an_answer_is_written_checked_and_linked_to_the_cards(monkeypatch, llm_server, question):
     endpoint(monkeypatch, llm_server)
-    at = ask(ANSWERABLE)
+    at = ask(question)
     block = grounded_block(at)
     assert "cl-checked" in block, block  # the check replaced the streamed text
     rows = re.findall(r'<div class="cl-gsent (cl-ok|cl-bad)"', block)
@@ -91,12 +93,15 @@ def test_an_answer_is_written_checked_and_linked_to_the_cards(monkeypatch, llm_s
     assert len(marks) == len(rows) and set(marks) <= {"✓", "✗"}  # …each with its mark
     assert all((kind == "cl-ok") == (mark == "✓") for kind, mark in zip(rows, marks, strict=True))
     text = re.sub(r"<[^>]+>", "", block)
-    assert re.search(r"[\u4e00-\u9fff]", text)  # asked in Chinese, answered in Chinese
+    if question == ANSWERABLE:
+        assert re.search(r"[\u4e00-\u9fff]", text)  # asked in Chinese, answered in Chinese
     assert re.search(r"\d+ of \d+ sentences? supported", text)
     assert len(cards(at)) >= 2  # the cards stay
     for target in re.findall(r'<a class="cl-ref" href="#(card-\d+)"', block):  # every [n] link names a card
         assert any(f'id="{target}"' in card for card in cards(at)), target
-    assert not [body for body in html(at) if 'class="cl-answer' in body]  # the written answer replaces the summary
+    assert not [
+        body for body in html(at) if body.startswith('<div class="cl-answer')
+    ]  # the written answer replaces the summary
     assert not at.error
     assert llm_server.key not in everything_shown(at)
 
@@ -123,7 +128,7 @@ def test_an_english_unanswerable_question_is_said_in_english(monkeypatch, llm_se
 def test_without_an_endpoint_the_page_is_as_before(monkeypatch):
     at = ask(ANSWERABLE)
     assert not [body for body in html(at) if "cl-grounded" in body]
-    summary = next(body for body in html(at) if 'class="cl-answer' in body)
+    summary = next(body for body in html(at) if body.startswith('<div class="cl-answer'))
     assert "Answer from the documents" in summary and 'href="#card-1"' in summary
     assert cards(at) and not at.error
     assert at.text_input(key="llm-url").value == ""
@@ -145,7 +150,7 @@ def test_settings_that_cannot_work_are_one_error_line_and_the_extractive_answer_
     monkeypatch.setenv("CITELENS_LLM_MODEL", "m")
     at = ask(ANSWERABLE)
     assert len(at.error) == 1 and "http://" in at.error[0].value
-    assert any('class="cl-answer' in body for body in html(at)) and cards(at)
+    assert any(body.startswith('<div class="cl-answer') for body in html(at)) and cards(at)
 
 
 def test_a_refused_key_typed_in_the_sidebar_is_never_shown(monkeypatch, llm_server):
