@@ -203,3 +203,17 @@ def test_streaming_html_escapes_and_shows_the_cursor():
     page = grounded.streaming_html("<script>x</script> [1]", "q", "m")
     assert "<script>" not in page and grounded.CURSOR in page and "[1]" in page
     assert grounded.CURSOR not in grounded.streaming_html("done", "q", "m", done=True)
+
+
+def test_evaluate_page_shows_the_answers_beside_the_retrieval_metrics(monkeypatch, llm_server):
+    endpoint(monkeypatch, llm_server, max_tokens=32)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("ui/pages/evaluate.py").run()
+    at.number_input(key="answers-limit").set_value(1).run()
+    at.button(key="run").click().run(timeout=900)
+    assert not at.exception, at.exception
+    frames = [frame.value for frame in at.dataframe]
+    answers = next(frame for frame in frames if "citation precision" in frame.columns)
+    assert list(answers["model"]) == [llm_server.model] and list(answers["asked"]) + list(answers["not asked"])
+    assert any("hit@1" in frame.columns or "mrr@10" in frame.columns for frame in frames)  # retrieval, as before
+    assert llm_server.key not in everything_shown(at)
