@@ -23,6 +23,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -120,7 +121,7 @@ def _healthy(port: int) -> bool:
 def llama_server(
     key: str = "",
     context: int = 4096,
-    threads: int | None = None,
+    threads: int | None = None,  # llama.cpp's threads (default 1)
     max_tokens: int = 96,
     timeout: float = 300.0,
 ) -> Iterator[LLMSettings]:
@@ -129,7 +130,9 @@ def llama_server(
     port = free_port()
     command = [str(binary), "--model", str(model), "--alias", MODEL_ALIAS, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--ctx-size", str(context), "--parallel", "1", "--no-webui", "--metrics"]
-    command += ["--threads", str(threads or min(2, os.cpu_count() or 1))]
+    # One thread by default: on 2 cores shared with the test process and others, llama.cpp's threads wait on each
+    # other and two were 4-10x slower than one (bench/llm_server.md).
+    command += ["--threads", str(threads or 1)]
     if key:
         command += ["--api-key", key]
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115
@@ -229,7 +232,7 @@ class CountingProxy:
         return Handler
 
 
-def measure(rounds: int = 3) -> dict:
+def measure(rounds: int = 3, threads: int | None = None) -> dict:
     """The server's start-up and the model's speed on this machine (``python -m tests.llm_server``): prompts of
     two short passages (the tests') and of five long ones from the bundled corpus (the CLI's default ``--k 5``),
     each answered ``rounds`` times; llama.cpp's own timings (prompt and generation tokens per second) and the
@@ -260,7 +263,9 @@ def measure(rounds: int = 3) -> dict:
     }
     started = time.monotonic()
     report: dict = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
-    with llama_server(max_tokens=128) as settings:
+    report["threads"] = threads or 1
+    report["load_average_at_start"] = os.getloadavg()
+    with llama_server(max_tokens=128, threads=threads) as settings:
         report["server_start_s"] = round(time.monotonic() - started, 2)
         client = ChatClient(settings)
         for name, base in cases.items():
@@ -290,6 +295,7 @@ def measure(rounds: int = 3) -> dict:
                 )
                 with urllib.request.urlopen(request, timeout=600) as response:
                     timings = json_module.load(response).get("timings", {})
+                print(f"{name}, round {round_ + 1}: {total:.1f} s", file=sys.stderr, flush=True)
                 runs.append(
                     {
                         "first_piece_s": round(first or 0.0, 2),
@@ -302,10 +308,12 @@ def measure(rounds: int = 3) -> dict:
                     }
                 )
             report[name] = runs
+    report["load_average_at_end"] = os.getloadavg()
     return report
 
 
 if __name__ == "__main__":
     import json as json_module
 
-    print(json_module.dumps(measure(), ensure_ascii=False, indent=1))
+    arguments = [int(value) for value in sys.argv[1:3]]  # [rounds [threads]]
+    print(json_module.dumps(measure(*arguments), ensure_ascii=False, indent=1))
