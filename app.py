@@ -29,4 +29,5 @@ page = st.navigation(PAGES)
 st.logo(str(HERE / "ui" / "logo.svg"), size="large")
 core.start_warmups()  # once per server process, in the background: the metrics' compilation
 core.library_sidebar()
+core.llm_sidebar()  # the optional language model (grounded answers): off unless an endpoint is named
 page.run()

@@ -5,6 +5,7 @@ python -m eval --set dev heldout --config plain dense full full+nofold   # chose
 python -m eval --qa FILE.jsonl --config plain full full@128/16           # one gold file, over --index
 python -m eval --beir DIR                       # a BEIR folder (corpus, queries, qrels)
 python -m eval --calibrate                      # fit the answerability calibration on the sets' calibration part
+python -m eval --set dev --llm-url URL --llm-model NAME --answers-limit 10   # and grounded answers' figures
 """
 
 from __future__ import annotations
@@ -53,17 +54,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-answerability", action="store_true", help="retrieval only: skip asking every collection every set"
     )
+    answers = parser.add_argument_group(
+        "grounded answers (eval/answers.py)",
+        "with a language-model endpoint (these flags, or $CITELENS_LLM_URL, $CITELENS_LLM_MODEL and "
+        "$CITELENS_LLM_KEY), each set's answerable questions are also answered and their sentences checked",
+    )
+    answers.add_argument("--llm-url", help="OpenAI-compatible base URL (default $CITELENS_LLM_URL)")
+    answers.add_argument("--llm-model", help="the model's name on that server (default $CITELENS_LLM_MODEL)")
+    answers.add_argument("--answers-limit", type=int, metavar="N", help="ask at most N questions per set")
+    answers.add_argument("--answers-k", type=int, default=5, metavar="K", help="passages given to the model (5)")
+    answers.add_argument("--no-answers", action="store_true", help="retrieval only, even with an endpoint set")
     args = parser.parse_args(argv)
 
     from eval.question_sets import BadQuestionSet
+    from index.generate.endpoint import LLMError
     from index.models import ModelNotAvailable
     from index.versions import IndexMismatch, IndexNotFound
 
     try:
         return run(args)
-    except (BadQuestionSet, ModelNotAvailable, IndexMismatch, IndexNotFound, ValueError) as error:
+    except (BadQuestionSet, ModelNotAvailable, IndexMismatch, IndexNotFound, ValueError, LLMError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def llm_settings(args: argparse.Namespace):
+    """The endpoint for the answer figures (None: retrieval only). The key comes from $CITELENS_LLM_KEY only."""
+    import os
+
+    from index.generate.endpoint import LLMSettings
+
+    if args.no_answers or args.calibrate or args.beir:
+        return None
+    return LLMSettings.from_env(os.environ, url=args.llm_url, model=args.llm_model)
+
+
+def run_answers(name: str, searcher, questions, llm, args: argparse.Namespace):
+    """One set's grounded answers (eval/answers.py), timed question by question on stderr."""
+    from eval.answers import AnswerRun, answer_questions
+
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    limit = args.answers_limit
+    log(f"{name}: answering {'all' if limit is None else f'at most {limit}'} answerable questions with {llm.model}")
+    records = answer_questions(searcher, questions, llm, limit, args.answers_k, log)
+    run = AnswerRun(name, records, llm.model)
+    seconds = run.metrics["seconds_per_question"]
+    if seconds is not None:
+        log(f"{name}: {seconds:.1f} s per question ({run.metrics['asked']} asked, {run.metrics['not_asked']} not)")
+    return run
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,8 +124,11 @@ def run(args: argparse.Namespace) -> int:
     questions = read_gold_jsonl(args.qa or settings.BUNDLED_QA)
     searcher = open_searcher(settings.index_dir(args.index), settings.asked_model(args.model), settings.backend_name())
     index_dir = settings.index_dir(args.index)
+    llm = llm_settings(args)  # before the retrieval runs: a wrong setting fails at once
     results = run_configurations(specs, questions, index_dir, searcher.encoder, args.k)
-    return present(results, args, f"Retrieval eval: {(args.qa or settings.BUNDLED_QA).name}", searcher)
+    name = (args.qa or settings.BUNDLED_QA).name
+    answers = [run_answers(Path(name).stem, searcher, questions, llm, args)] if llm else []
+    return present(results, args, f"Retrieval eval: {name}", searcher, answers)
 
 
 def run_beir(args: argparse.Namespace, specs: list[str]) -> int:
@@ -118,9 +159,19 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
 
     started = time.perf_counter()
     sets = [question_set(name) for name in args.sets] if args.sets else list(QUESTION_SETS)
+    llm = llm_settings(args)
     encoder = Encoder(settings.model_name(args.model), backend=settings.backend_name())
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
     runs = run_suite(sets, specs, encoder, args.k, log=log)
+    if llm:
+        from eval.suite import read_set, set_searcher
+
+        for run in runs:
+            answered = run_answers(
+                run.question_set.name, set_searcher(run, encoder), read_set(run.question_set)[0], llm, args
+            )
+            run.extra["answers"] = answered.to_json()
+            run.answers = answered
     answerability = None
     if not args.no_answerability:
         from eval.calibrate import answerability_rows, ask_collections
@@ -137,6 +188,11 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
         print(json.dumps({**suite_data(runs), **({"answerability": answerability} if answerability else {})}, indent=1))
     else:
         print(suite_text(runs))
+        answered = [run.answers for run in runs if run.answers is not None]
+        if answered:
+            from eval.answers import answer_table
+
+            print(f"\ngrounded answers\n{answer_table(answered)}")
         if answerability:
             from eval.calibrate import answerability_table
 
@@ -148,14 +204,25 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
     return 0
 
 
-def present(results: list[EvalResult], args: argparse.Namespace, title: str, searcher) -> int:
+def present(results: list[EvalResult], args: argparse.Namespace, title: str, searcher, answers=()) -> int:
+    from eval.answers import write_answers_report
+
     if args.out:
         write_report(results, args.out, title)
+        if answers:
+            write_answers_report(answers, args.out)
         print(f"report: {args.out / 'report.md'}", file=sys.stderr)
     if args.json:
-        print(json.dumps({r.name: r.metrics for r in results}, indent=1))
+        data = {r.name: r.metrics for r in results}
+        if answers:
+            data["answers"] = {run.name: run.to_json() for run in answers}
+        print(json.dumps(data, indent=1, ensure_ascii=False))
         return 0
     print(format_table(results))
+    if answers:
+        from eval.answers import answer_table
+
+        print(f"\ngrounded answers\n{answer_table(answers)}")
     return 0
 
 

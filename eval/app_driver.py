@@ -40,18 +40,24 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(
-    index_dir: Path | None, log: Path, data: Path | None = None, library: str | None = None
+    index_dir: Path | None,
+    log: Path,
+    data: Path | None = None,
+    library: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``streamlit run app.py`` on a free local port, over ``index_dir`` (given as $CITELENS_INDEX), or over
     the libraries of the data folder ``data`` opening ``library`` (``-- --library NAME``); yields its URL once
-    healthy."""
+    healthy. ``env``: more environment variables for the app (e.g. the language model's $CITELENS_LLM_*)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    more_env = env
     env = {key: value for key, value in os.environ.items() if key != "CITELENS_INDEX"}
     if index_dir is not None:
         env["CITELENS_INDEX"] = str(index_dir)
     if data is not None:
         env["CITELENS_DATA"] = str(data)
+    env.update(more_env or {})
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",

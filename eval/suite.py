@@ -86,7 +86,16 @@ class SetRun:
     results: list[EvalResult]
     index_dir: Path
     seconds: float
-    extra: dict = field(default_factory=dict)  # per-set additions to the report (e.g. answerability)
+    extra: dict = field(default_factory=dict)  # per-set additions to the report (e.g. answerability, answers)
+    answers: object = None  # eval.answers.AnswerRun: the grounded answers' figures, when an endpoint was given
+
+
+def set_searcher(run: SetRun, encoder: Encoder):
+    """A searcher over the set's index (the default configuration), for asking its questions."""
+    from index.passage_index import PassageIndex
+    from index.search import Searcher
+
+    return Searcher(PassageIndex.load(run.index_dir), encoder)
 
 
 def question_set(name: str) -> QuestionSet:
@@ -199,5 +208,10 @@ def write_suite_report(runs: list[SetRun], out: Path, seconds: float, answerabil
             answerability_table(answerability, markdown=True),
             "",
         ]
+    answered = [run.answers for run in runs if run.answers is not None]
+    if answered:
+        from eval.answers import ABOUT, answer_table
+
+        lines += ["## Grounded answers", "", ABOUT, "", answer_table(answered, markdown=True), ""]
     lines.append(f"Wall time {seconds:.0f} s. Per set: `<set>/report.md` (all metrics, significance, failures).")
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""CLI: ``python -m index build``, ``python -m index search`` and ``python -m index library``.
+"""CLI: ``python -m index build``, ``python -m index search``, ``python -m index ask`` and ``python -m index library``.
 
 Each command is a few lines over the library (index.build, index.search, index.libraries); the
 ``--json``/``--batch`` output is a stable contract other tools parse. ``--library NAME`` picks a named
@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 from index import settings
+from index.ask_cli import add_ask_command, run_ask
 from index.build import BuildSettings
 
 
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.add_argument("--batch", type=Path, help="JSONL file of {id, question}; one JSON line out per question")
 
+    add_ask_command(commands, add_index_options)
+
     verify = commands.add_parser("verify", help="check every file of an index against its recorded checksums")
     verify.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
     add_library_options(verify)
@@ -67,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search":
             choose_library(args, parser)
             return run_search(args, parser)
+        if args.command == "ask":
+            choose_library(args, parser)
+            return run_ask(args, settings.index_dir(args.index))
         if args.command == "verify":
             choose_library(args, parser)
             return run_verify(args)
@@ -79,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # one clear line for the user, not a traceback
         from index.batch import BatchFileError
         from index.build import EmptyCorpus
+        from index.generate.endpoint import LLMError
         from index.integrity import IndexDamaged
         from index.libraries import LibraryError
         from index.models import ModelNotAvailable
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         from index.writer_lock import IndexBusy
 
         clear = ModelNotAvailable | IndexMismatch | IndexNotFound | EmptyCorpus | BadQuestion | LibraryError | IndexBusy
-        if isinstance(error, clear | IndexDamaged | BatchFileError):
+        if isinstance(error, clear | IndexDamaged | BatchFileError | LLMError):
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise
@@ -101,6 +108,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         help=f"encoder backend: torch, onnx, onnx-int8, openvino, openvino-int8 (default ${settings.ENV_BACKEND} "
         f"or {settings.DEFAULT_BACKEND})",
     )
+
+
+def add_index_options(parser: argparse.ArgumentParser) -> None:
+    """``--index``, ``--library`` and ``--data-dir``, as ``search`` has them."""
+    parser.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
+    add_library_options(parser)
 
 
 def add_library_options(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ says what takes time while it does, and adapts calls.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -27,11 +28,15 @@ NOTICE = "library-notice"
 
 
 def app_options(argv: list[str] | None = None) -> argparse.Namespace:
-    """``streamlit run app.py -- [--index DIR] [--library NAME] [--data-dir DIR]``: the options after ``--``."""
+    """``streamlit run app.py -- [--index DIR] [--library NAME] [--data-dir DIR] [--llm-url URL --llm-model NAME]``:
+    the options after ``--``."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--index")
     parser.add_argument("--library")
     parser.add_argument("--data-dir")
+    parser.add_argument("--llm-url")  # the language-model endpoint (else $CITELENS_LLM_URL); its key: env only
+    parser.add_argument("--llm-model")
+    parser.add_argument("--llm-max-tokens", type=int)
     known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     return known
 
@@ -271,3 +276,84 @@ def ask(searcher, question: str, k: int = 5, documents: set[str] | None = None):
         load_searcher.clear()  # the next run loads the index again (repaired by then, or failing at once)
         st.error(f"The index cannot be used: {error}")
         st.stop()
+
+
+# ---------------------------------------------------------------- the language model (grounded answers, optional)
+
+LLM_URL, LLM_MODEL, LLM_KEY = "llm-url", "llm-model", "llm-key"  # session state: the sidebar's fields
+ENV_MAX_TOKENS = "CITELENS_LLM_MAX_TOKENS"
+
+
+def llm_defaults() -> tuple[str, str]:
+    """The endpoint named at start: ``-- --llm-url URL --llm-model NAME``, else $CITELENS_LLM_URL/_MODEL."""
+    from index.generate.endpoint import ENV_MODEL, ENV_URL
+
+    options = app_options()
+    return options.llm_url or os.environ.get(ENV_URL, ""), options.llm_model or os.environ.get(ENV_MODEL, "")
+
+
+def llm_max_tokens() -> int | None:
+    given = app_options().llm_max_tokens or os.environ.get(ENV_MAX_TOKENS, "").strip()
+    return int(given) if given else None
+
+
+def llm_sidebar() -> None:
+    """The language-model settings on every page (so they live across pages): off when the URL is empty.
+    The key field starts empty even when $CITELENS_LLM_KEY is set: the key never reaches the browser."""
+    from index.generate.endpoint import ENV_KEY
+
+    url, model = llm_defaults()
+    state = st.session_state
+    state.setdefault(LLM_URL, url)
+    state.setdefault(LLM_MODEL, model)
+    env_key = bool(os.environ.get(ENV_KEY))
+    on = bool(state[LLM_URL].strip())
+    with st.sidebar.expander("Language model (optional)", expanded=False, icon=":material/smart_toy:"):
+        st.text_input(
+            "Endpoint URL",
+            key=LLM_URL,
+            placeholder="http://localhost:11434/v1",
+            help="Any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp, a cloud API). With one, the Ask "
+            "page writes an answer from the top passages and checks each sentence against the passages it cites. "
+            "Empty: off, the answer is the passages' own sentences.",
+        )
+        st.text_input("Model", key=LLM_MODEL, placeholder="qwen2.5:7b-instruct")
+        st.text_input(
+            "API key",
+            key=LLM_KEY,
+            type="password",
+            placeholder=f"from ${ENV_KEY}" if env_key else "none",
+            help=f"Left empty, the key of ${ENV_KEY} is used (if set). Never shown or logged.",
+        )
+        st.caption("On: answers are written and checked." if on else "Off: extractive answers.")
+
+
+def llm_settings():
+    """The endpoint the sidebar names (None: off), or None after one error line (settings that cannot work)."""
+    from index.generate.endpoint import LLMError
+    from ui.grounded import settings_from_fields
+
+    state = st.session_state
+    try:
+        return settings_from_fields(
+            state.get(LLM_URL, ""), state.get(LLM_MODEL, ""), state.get(LLM_KEY, ""), os.environ, llm_max_tokens()
+        )
+    except LLMError as error:
+        st.error(str(error))
+        return None
+
+
+def ask_grounded(searcher, question: str, llm, k: int = 5, documents: set[str] | None = None):
+    """``index.generate.ask.ask`` started: (the search's ``Answer``, the rest of its events: ``Token``s, then
+    ``Checked``). A damaged index file is one error message, as in ``ask``."""
+    from index.generate.ask import ask as grounded_ask
+    from index.integrity import IndexDamaged
+
+    events = grounded_ask(searcher, question, llm, k=k, documents=documents or None)
+    try:
+        retrieved = next(events)
+    except IndexDamaged as error:
+        load_searcher.clear()
+        st.error(f"The index cannot be used: {error}")
+        st.stop()
+    return retrieved.answer, events

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from eval import question_sets
+from eval.answers import ABOUT as ANSWERS_ABOUT  # noqa: F401  (the Evaluate page says what the answers figures mean)
 from eval.harness import METRICS, EvalResult, QuestionResult, evaluate_search
 from eval.question_sets import BadQuestionSet, Question, read_beir, read_gold_jsonl
 from index import settings
@@ -239,3 +240,21 @@ def failure_row(item: QuestionResult, shown: int, unreachable: bool) -> dict:
         "type": question.type,
         "retrieved instead": "  |  ".join(hit_label(hit) for hit in item.hits[:shown]) or "(nothing)",
     }
+
+
+# ---------------------------------------------------------------- grounded answers (with a language model)
+
+
+def run_answers(searcher, question_set: QuestionSet, llm, limit: int, progress=None):
+    """The first ``limit`` answerable questions of the set answered by ``llm`` and checked (eval/answers.py)."""
+    from eval.answers import AnswerRun, answer_questions
+
+    records = answer_questions(searcher, question_set.questions, llm, limit, 5, progress=progress)
+    return AnswerRun(question_set.name, records, llm.model)
+
+
+def answers_rows(run) -> list[dict]:
+    """The answers' figures as one row of named columns (the same cells as ``python -m eval``'s table)."""
+    from eval.answers import COLUMNS, cell
+
+    return [{"model": run.model, **{title: cell(run.metrics, key) for key, title in COLUMNS}}]

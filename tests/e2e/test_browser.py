@@ -3,11 +3,14 @@
 Asks a Chinese and an English question and checks the cited cards and highlights, checks that a
 document's ``<script>`` and markdown link are shown literally, uploads a document (and a rejected one) into
 a library in a temporary user data folder and finds the new document by a question, and shows the
-libraries. Screenshots go to test-output/screenshots/.
+libraries. With a language model on loopback (llama.cpp, tests/llm_server.py) named through the environment,
+a Chinese and an English question each get an answer that grows on the page as it streams, then a ✓/✗ row per
+sentence, above the cards (issue 16's "done when"). Screenshots go to test-output/screenshots/.
 """
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from tests.e2e.support import (
     screenshot,
     settle,
 )
+from tests.llm_server import llm_server_fixture  # noqa: F401  (registers the session fixture llm_server)
 
 SCREENSHOTS = PROJECT / "test-output" / "screenshots"
 LIBRARY = "测试资料"
@@ -168,6 +172,114 @@ def test_library_reader_and_evaluate_pages_render(page):
     page.get_by_text("Failed questions").first.wait_for(timeout=EVALUATION_MS)
     page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=ANSWER_MS)
     shot(page, "08-evaluate")
+
+
+# ---------------------------------------------------------------- grounded answers, streamed (issue 16)
+
+# Questions the 0.5B test model answers with at least one sentence from 3 passages (it is asked for real).
+GROUNDED = [
+    ("截至2022年6月，中国建成了多少5G基站？", "09-grounded-chinese"),
+    ("How many 5G base stations had China built?", "10-grounded-english"),
+]
+GROUNDED_MS = 300_000  # retrieval, then the model reads 3 passages and writes up to 64 tokens on 2 shared cores
+# Every text the streaming answer shows, recorded in the page as the DOM changes (nothing is missed between
+# two polls from the test).
+RECORD_STREAM = """() => {
+  window.clSamples = [];
+  const observer = new MutationObserver(() => {
+    const box = document.querySelector('.cl-streaming .cl-gen-text');
+    if (!box) return;
+    const text = box.innerText;
+    const seen = window.clSamples;
+    if (!seen.length || seen[seen.length - 1] !== text) seen.push(text);
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def llm_page(page, data, llm_server, tmp_path_factory):
+    """The real app with the loopback model named through the environment ($CITELENS_LLM_URL, _MODEL, _KEY), in
+    a second context of the same Chromium, answering from 3 passages."""
+    log = tmp_path_factory.mktemp("e2e-llm") / "streamlit.log"
+    env = {
+        "CITELENS_LLM_URL": llm_server.url,
+        "CITELENS_LLM_MODEL": llm_server.model,
+        "CITELENS_LLM_KEY": llm_server.key,
+        "CITELENS_LLM_MAX_TOKENS": "64",
+    }
+    try:
+        with running_app(None, log, data=data, library=LIBRARY, env=env) as url:
+            context = page.context.browser.new_context(viewport={"width": 1360, "height": 1000}, locale="zh-CN")
+            tab = context.new_page()
+            try:
+                tab.goto(url)
+                tab.get_by_label("Question").wait_for(timeout=FIRST_ANSWER_MS)
+                settle(tab, FIRST_ANSWER_MS)
+                slider = tab.get_by_test_id("stSlider").get_by_role("slider").first
+                slider.focus()
+                slider.press("ArrowLeft")
+                slider.press("ArrowLeft")  # 5 → 3 passages
+                tab.get_by_test_id("stSlider").get_by_text("3", exact=True).first.wait_for(timeout=ANSWER_MS)
+                settle(tab)
+                yield tab
+            finally:
+                context.close()
+    except AppFailed as error:
+        pytest.fail(str(error))
+
+
+@pytest.mark.parametrize(("question", "name"), GROUNDED)
+def test_a_grounded_answer_streams_then_each_sentence_is_checked(llm_page, llm_server, question, name):
+    import time
+
+    from ui.render import question_key
+
+    tab = llm_page
+    tab.evaluate(RECORD_STREAM)
+    box = tab.get_by_label("Question")
+    box.fill(question)
+    started = time.monotonic()
+    box.press("Enter")
+    checked = tab.locator(f'.cl-checked[data-question="{question_key(question)}"]')
+    polled, first_piece = [], None  # the answer element's text, sampled while it streams
+    while not checked.count():
+        assert time.monotonic() - started < GROUNDED_MS / 1000, f"no checked answer; seen: {polled}"
+        streaming = tab.locator(f'.cl-streaming[data-question="{question_key(question)}"] .cl-gen-text')
+        if streaming.count():
+            try:
+                text = streaming.first.inner_text(timeout=1000)
+            except Exception:  # replaced by the checked answer between count() and inner_text()
+                continue
+            if text.strip("▌ \n") and first_piece is None:
+                first_piece = time.monotonic() - started
+            if not polled or polled[-1] != text:
+                polled.append(text)
+        tab.wait_for_timeout(50)
+    whole = time.monotonic() - started
+    settle(tab, GROUNDED_MS)
+    recorded = tab.evaluate("() => window.clSamples")
+    texts = [t.rstrip("▌").strip() for t in recorded + polled if t.rstrip("▌").strip()]
+    # The answer appeared before it was complete and grew: several texts, each the one before it and more.
+    grown = sorted(set(texts), key=len)
+    assert len(grown) >= 2, f"the answer did not grow on the page while streaming: {recorded} / {polled}"
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(grown)), grown
+    assert any(t.endswith("▌") for t in recorded + polled)  # shown as still being written
+    # Then each sentence in a row of its own with its check mark, above the cards.
+    rows = checked.locator(".cl-gsent")
+    assert rows.count() >= 1
+    marks = [mark.strip() for mark in checked.locator(".cl-gsent .cl-mark").all_inner_texts()]
+    assert len(marks) == rows.count() and set(marks) <= {"✓", "✗"}, marks
+    assert "supported by the passage" in checked.inner_text()
+    cards = tab.locator(".cl-card-head")
+    assert cards.count() >= 1
+    assert cards.first.bounding_box()["y"] > checked.bounding_box()["y"]  # the cards render below the answer
+    assert tab.locator(".cl-streaming").count() == 0  # the streamed text was replaced by the checked one
+    assert llm_server.key not in tab.content()
+    print(
+        f"\n{name}: first piece {first_piece:.1f} s, checked answer {whole:.1f} s, {len(grown)} texts while streaming"
+    )
+    shot(tab, name)
 
 
 def test_a_missing_chromium_is_a_clear_failure(tmp_path):

@@ -1,4 +1,5 @@
-"""Ask page: one question box, an extractive answer with [n] links, and a citation card per passage."""
+"""Ask page: one question box, an extractive answer with [n] links (or, with a language model configured, an answer
+written from the passages as it streams, each sentence checked), and a citation card per passage."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 import streamlit as st
 
 from index.search import BadQuestion
-from ui import core, render
+from ui import core, grounded, render
 
 RECENT_KEPT = 10
 PLACEHOLDER = "问文件一个问题 / Ask the documents a question, in Chinese or English"
@@ -79,17 +80,52 @@ with st.sidebar:
 
 question = st.text_input("Question", key="question", placeholder=PLACEHOLDER, max_chars=2000)
 
+
+def stream_answer(slot, events, question: str, hits, model: str) -> None:
+    """The model's answer in ``slot`` as it is written, then each sentence's check; or the plain statement that
+    the documents do not answer (the model was not asked); or the endpoint's error in one line."""
+    from index.generate.ask import Checked, Token
+    from index.generate.endpoint import LLMError
+
+    with slot:
+        box = st.empty()
+        written = ""
+        try:
+            for event in events:
+                if isinstance(event, Token):
+                    written += event.text
+                    box.html(grounded.streaming_html(written, question, model))
+                elif isinstance(event, Checked):
+                    result = event.result
+                    if not result.asked:
+                        box.html(grounded.not_asked_html(result, question))
+                    else:
+                        box.html(grounded.checked_html(result, hits, question))
+        except LLMError as error:
+            box.empty()
+            st.error(str(error), icon=":material/error:")
+
+
 if question.strip():
     question = question.strip()
+    llm = core.llm_settings()
+    events = None
     try:
         started = time.perf_counter()
-        answer = core.ask(searcher, question, k, set(chosen) or None)
+        if llm is None:
+            answer = core.ask(searcher, question, k, set(chosen) or None)
+        else:
+            answer, events = core.ask_grounded(searcher, question, llm, k, set(chosen) or None)
         elapsed = time.perf_counter() - started
     except BadQuestion as error:
         st.warning(str(error))
     else:
         remember(question)
-        st.html(render.summary_html(answer.hits, answer.answerable, answer.query_terms, question))
+        if events is None:
+            st.html(render.summary_html(answer.hits, answer.answerable, answer.query_terms, question))
+        else:
+            st.html(grounded.CSS)
+            slot = st.container(key="grounded-answer")  # filled while the cards below are already shown
         scope = f" from {len(chosen)} chosen document(s)" if chosen else ""
         searched = getattr(answer, "question", question)  # Traditional Chinese is searched as Simplified
         converted = (
@@ -99,6 +135,8 @@ if question.strip():
         question_key = render.question_key(f"{question}|{k}|{sorted(chosen)}")
         for hit in answer.hits:
             show_card(hit, answer.query_terms, index.documents.get(hit.doc), question_key)
+        if events is not None:
+            stream_answer(slot, events, question, answer.hits, llm.model)
 
 with st.sidebar:
     recent = st.session_state.get("recent", [])

@@ -7,6 +7,7 @@ import streamlit as st
 
 from eval.harness import METRICS
 from eval.question_sets import BadQuestionSet
+from index.generate.endpoint import LLMError
 from index.search import CONFIGS
 from ui import core, evaluation, render
 
@@ -48,6 +49,17 @@ with left:
     names = st.multiselect("Configurations", list(CONFIGS), default=["full"], key="configs")
 with right:
     k = st.number_input("k (passages per question)", 1, 50, 10, key="eval-k")
+llm = core.llm_settings()  # the sidebar's language model: answers are evaluated too when one is set
+if llm is not None:
+    answers_limit = st.number_input(
+        f"Questions to answer with {llm.model} (grounded answers; a small local model takes seconds each)",
+        0,
+        1000,
+        5,
+        key="answers-limit",
+        help="The first N answerable questions are answered from their top 5 passages and each sentence is checked "
+        "against the passages it cites. 0: retrieval only.",
+    )
 
 if st.button("Run evaluation", type="primary", disabled=not (question_set and names), key="run"):
     metrics_ready = core.metrics_warmup()
@@ -72,9 +84,21 @@ if st.button("Run evaluation", type="primary", disabled=not (question_set and na
         bar.progress(done / max(total, 1), text=f"{name}: {done} of {total} searches")
 
     results = evaluation.run_evaluation(target, question_set.questions, names, int(k), progress)
+    answers = None
+    if llm is not None and answers_limit:
+
+        def answering(done: int, total: int) -> None:
+            bar.progress(done / max(total, 1), text=f"Answers by {llm.model}: {done} of {total} questions")
+
+        bar.progress(0.0, text=f"Answers by {llm.model}: asking the first question…")
+        try:
+            answers = evaluation.run_answers(target, question_set, llm, int(answers_limit), answering)
+        except LLMError as error:
+            st.error(str(error), icon=":material/error:")
     bar.empty()
     st.session_state[RESULTS] = {
         "results": results,
+        "answers": answers,
         "set": question_set.name,
         "k": int(k),
         "documents": target.index.documents,  # to show retrieved passages by paragraph
@@ -92,6 +116,11 @@ if ran:
         key="metrics-table",
         column_config={evaluation.label(metric): number for metric in METRICS},
     )
+    answers = ran.get("answers")
+    if answers is not None:
+        st.subheader("Answers")
+        st.caption(f"{answers.model} · {answers.metrics['questions']} questions · {evaluation.ANSWERS_ABOUT}")
+        st.dataframe(pd.DataFrame(evaluation.answers_rows(answers)), hide_index=True, key="answers-table")
     unreachable = sorted({qid for result in results for qid in result.unreachable})
     if unreachable:
         st.info(
