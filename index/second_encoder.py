@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 _lock = threading.Lock()  # one forward pass at a time: the numpy backend keeps per-call state on the model
+DIMENSION = 512
 CACHE = 8192  # sentence vectors kept: the same passages' sentences come back question after question
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -35,16 +36,18 @@ def forget() -> None:
         _cache.clear()
 
 
-def remember(texts: Sequence[str]) -> None:
-    """Encode texts not cached yet in one batch (a build's background questions: one pass for all of them
-    costs what a few one at a time cost)."""
+def vectors(texts: Sequence[str]) -> np.ndarray:
+    """Unit vectors of ``texts``, those not cached yet encoded in one batch (a build's background questions, an
+    answer's sentences: one pass for all of them costs what a few one at a time cost)."""
     with _lock:
         missing = [text for text in dict.fromkeys(texts) if text not in _cache]
         if missing:
             for text, vector in zip(missing, np.asarray(_model().encode(missing), dtype=np.float32), strict=True):
                 _cache[text] = vector
+        found = np.stack([_cache[text] for text in texts]) if texts else np.zeros((0, DIMENSION), np.float32)
         while len(_cache) > CACHE:
             _cache.popitem(last=False)
+    return found
 
 
 def similarities(question: str, sentences: Sequence[str]) -> list[float]:

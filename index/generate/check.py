@@ -192,11 +192,11 @@ def _vectors(texts: list[str], encoder, kind: str) -> np.ndarray:
     """Unit vectors of all texts, in one call per model."""
     if kind == "e5":
         return encoder.encode_passages(texts)
-    from index.generate.check_second import use_vectors
+    from index import second_encoder  # Multilingual USE v3: its own unit vectors, cached
 
     if kind == "use":
-        return use_vectors(texts)
-    both = np.concatenate([encoder.encode_passages(texts), use_vectors(texts)], axis=1)
+        return second_encoder.vectors(texts)
+    both = np.concatenate([encoder.encode_passages(texts), second_encoder.vectors(texts)], axis=1)
     return both / np.sqrt(2.0)  # the mean of the two cosines
 
 

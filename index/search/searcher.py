@@ -190,7 +190,7 @@ class Searcher:
         # measurement (their caches then serve each question's own search).
         folded = [self.fold(validate_question(question)) for _, question in background_questions()]
         self.encoder.encode_queries(folded)
-        second_encoder.remember(folded)
+        second_encoder.vectors(folded)
         return measure_background(ask)
 
     def question_terms(self, text: str) -> QuestionTerms:
