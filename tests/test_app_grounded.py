@@ -38,7 +38,7 @@ ENV = ("CITELENS_LLM_URL", "CITELENS_LLM_MODEL", "CITELENS_LLM_KEY", "CITELENS_L
 def shared(monkeypatch):
     index = shared_index()
     monkeypatch.setenv("CITELENS_INDEX", str(index))
-    monkeypatch.setattr(settings, "SAMPLE_INDEX", index)
+    monkeypatch.setenv(settings.ENV_SAMPLE_INDEX, str(index))
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     return index

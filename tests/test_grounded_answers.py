@@ -59,11 +59,8 @@ def searcher(index_dir, encoder) -> Searcher:
 
 
 @pytest.fixture
-def same_searcher(monkeypatch, searcher):
-    """The CLI opens this module's searcher instead of loading the model again for every command."""
-    import index.search
-
-    monkeypatch.setattr(index.search, "open_searcher", lambda *args, **kwargs: searcher)
+def same_searcher(searcher):
+    """This module's searcher, over the index the CLI opens too (the CLI loads its own encoder: nothing patched)."""
     return searcher
 
 
@@ -154,11 +151,22 @@ def test_ask_without_an_endpoint_is_one_line_and_exit_2(capsys, no_llm_env, inde
     assert error_line(err).startswith("error: No language-model endpoint configured")
 
 
-def test_unreachable_endpoint_is_one_line_without_the_key(capsys, monkeypatch, no_llm_env, same_searcher):
+def test_unreachable_endpoint_is_one_line_without_the_key(capsys, monkeypatch, no_llm_env, same_searcher, index_dir):
     secret = "sk-unreachable-SECRET-9876"
     monkeypatch.setenv("MY_LLM_KEY", secret)
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    argv = ["ask", ANSWERABLE, "--llm-url", url, "--model", "m", "--llm-key-env", "MY_LLM_KEY", "--index", "x"]
+    argv = [
+        "ask",
+        ANSWERABLE,
+        "--llm-url",
+        url,
+        "--model",
+        "m",
+        "--llm-key-env",
+        "MY_LLM_KEY",
+        "--index",
+        str(index_dir),
+    ]
     code, out, err = run_cli(argv, capsys)
     assert code == 2
     assert error_line(err).startswith(f"error: Cannot reach the language-model endpoint {url}")
@@ -251,11 +259,15 @@ def test_ask_json_contract(llm_server, capsys, monkeypatch, no_llm_env, index_di
     assert answer["hits"] == json.loads(out)["hits"]  # exactly the search contract
 
 
-def test_ask_text_streams_then_marks_and_citations(llm_server, capsys, monkeypatch, no_llm_env, same_searcher):
+def test_ask_text_streams_then_marks_and_citations(
+    llm_server, capsys, monkeypatch, no_llm_env, same_searcher, index_dir
+):
     monkeypatch.setenv("CITELENS_LLM_URL", llm_server.url)
     monkeypatch.setenv("CITELENS_LLM_MODEL", llm_server.model)
     monkeypatch.setenv("CITELENS_LLM_KEY", llm_server.key)
-    code, out, err = run_cli(["ask", ANSWERABLE_EN, "--k", str(K), "--max-tokens", "48", "--index", "x"], capsys)
+    code, out, err = run_cli(
+        ["ask", ANSWERABLE_EN, "--k", str(K), "--max-tokens", "48", "--index", str(index_dir)], capsys
+    )
     assert code == 0, err
     assert llm_server.key not in out + err
     hits = same_searcher.answer(ANSWERABLE_EN, k=K).hits
@@ -267,19 +279,19 @@ def test_ask_text_streams_then_marks_and_citations(llm_server, capsys, monkeypat
         assert f"of {len(marks)} sentences supported by the passages they cite" in out
     assert out.index("\n\n") < out.index("[1] " + hits[0].citation)  # the streamed text first, then the citations
 
-    code, out, _ = run_cli(["ask", UNANSWERABLE, "--k", str(K), "--index", "x"], capsys)
+    code, out, _ = run_cli(["ask", UNANSWERABLE, "--k", str(K), "--index", str(index_dir)], capsys)
     assert code == 0 and "the model was not asked" in out and WORDING[SIMPLIFIED].not_answered in out
 
 
 @pytest.mark.parametrize("failure", ["model", "timeout", "auth"])
 def test_endpoint_errors_are_one_line_exit_2_without_the_key(
-    failure, llm_server, capsys, monkeypatch, no_llm_env, same_searcher
+    failure, llm_server, capsys, monkeypatch, no_llm_env, same_searcher, index_dir
 ):
     wrong = "sk-wrong-SECRET-5555"
     key = wrong if failure == "auth" else llm_server.key
     monkeypatch.setenv("CITELENS_LLM_KEY", key)
     model = "no-such-model" if failure == "model" else llm_server.model
-    argv = ["ask", ANSWERABLE, "--llm-url", llm_server.url, "--model", model, "--k", str(K), "--index", "x"]
+    argv = ["ask", ANSWERABLE, "--llm-url", llm_server.url, "--model", model, "--k", str(K), "--index", str(index_dir)]
     if failure == "timeout":
         argv += ["--llm-timeout", "0.001"]
     code, out, err = run_cli(argv, capsys)
