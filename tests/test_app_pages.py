@@ -273,7 +273,7 @@ def test_libraries_are_created_switched_and_deleted_in_the_app(mine, data_dir):
 
     at.switch_page("ui/pages/ask.py").run()
     assert any("税务 2024 library has no documents yet" in info.value for info in at.info)
-    assert not at.text_input  # nothing to ask yet
+    assert not at.main.text_input  # nothing to ask yet (the sidebar holds the language-model settings)
 
     at.switch_page(LIBRARY).run()  # the first upload builds the new library's index
     at.file_uploader[0].set_value([("龙井.md", (UPLOADS / "longjing.md").read_bytes(), "text/markdown")]).run()
