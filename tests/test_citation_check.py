@@ -225,3 +225,15 @@ def test_measurement_runs_on_a_slice(tmp_path, capsys):
         # the slice holds supported items only: recall of "supported" is the share passed
         assert passed["recall"] == round((4 - flagged) / 4, 4)
     assert (tmp_path / "c.md").read_text().startswith("# Citation check")
+
+
+def test_an_answer_with_no_sentence_is_one_unsupported_row_saying_why():
+    """Only markers, or nothing at all: one unsupported row that says so (never an empty, problem-free list)."""
+    [markers] = check_answer("[1][2]", [], None, None)
+    assert (
+        not markers.supported
+        and markers.citations == [1, 2]
+        and markers.problems == ["the answer holds only citation markers"]
+    )
+    [empty] = check_answer("  ", [], None, None)
+    assert not empty.supported and empty.problems == ["the model wrote nothing"]

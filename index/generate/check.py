@@ -210,6 +210,10 @@ def check_answer(
     """One check per sentence of ``answer`` against the passages it cites (``hits[n-1]`` is [n])."""
     config = config or CheckConfig()
     sentences = answer_sentences(answer)
+    if not sentences:  # nothing a reader could check: said, rather than an empty list that looks like no problem
+        markers = [int(n) for n in re.findall(r"\d+", answer)]
+        why = "the answer holds only citation markers" if answer.strip() else "the model wrote nothing"
+        return [SentenceCheck(answer.strip(), markers, False, None, [why])]
     count = len(hits)
     # every sentence of every cited passage, once
     units: dict[int, list[str]] = {}
