@@ -36,9 +36,11 @@ run: index
 	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false \
 		$(if $(filter data/index,$(INDEX)),,-- --index $(INDEX))
 
+# Two test processes (pytest-xdist), one per core; a file's tests stay in one process, so its fixtures are built
+# once: 594 tests in 362 s instead of 583 s serially (README, "How it is built").
 test: install-dev browser
 	$(PY) -m index prepare-model
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 	$(VENV)/bin/ruff check .
 
 # Debian's Chromium for the browser test (no browser downloads), and a CJK font so pages render Chinese.
