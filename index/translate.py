@@ -22,7 +22,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,21 +68,27 @@ def normalise_gloss(gloss: str) -> str:
 ACRONYM_IN_PARENTHESES = re.compile(r"\(([A-Z][A-Z0-9]{1,7})\)")
 
 
-def parse_cedict() -> list[tuple[str, list[str], list[str]]]:
-    """(simplified headword, its keyword segments, gloss keys) for every translating CC-CEDICT entry."""
-    from index.keyword import keyword_tokens
-
-    entries = []
+def cedict_records() -> Iterator[tuple[str, list[str]]]:
+    """(simplified headword, its glosses as written) of every CC-CEDICT line."""
     with gzip.open(cedict_path(), "rt", encoding="utf-8") as lines:
         for line in lines:
             if line.startswith("#"):
                 continue
             head, _, rest = line.partition(" [")
             parts = head.split(" ")
-            if len(parts) < 2 or not CJK.match(parts[1]):
-                continue
+            if len(parts) >= 2:
+                yield parts[1], rest.split("/")[1:-1]
+
+
+def parse_cedict() -> list[tuple[str, list[str], list[str]]]:
+    """(simplified headword, its keyword segments, gloss keys) for every translating CC-CEDICT entry."""
+    from index.keyword import keyword_tokens
+
+    entries = []
+    for simplified, glosses in cedict_records():
+        if CJK.match(simplified):
             keys: list[str] = []
-            for raw in rest.split("/")[1:-1]:
+            for raw in glosses:
                 for item in raw.split(";"):
                     lowered = item.strip().lower()
                     if not lowered or lowered.startswith(NON_TRANSLATIONS):
@@ -91,7 +97,7 @@ def parse_cedict() -> list[tuple[str, list[str], list[str]]]:
                         if gloss and len(gloss.split()) <= MAX_PHRASE_WORDS and gloss not in keys:
                             keys.append(gloss)
             if keys:
-                entries.append((parts[1], keyword_tokens(parts[1]) if len(parts[1]) >= 3 else [], keys))
+                entries.append((simplified, keyword_tokens(simplified) if len(simplified) >= 3 else [], keys))
     return entries
 
 

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from eval.app_driver import stop_process
 from index.generate.endpoint import LLMSettings
 
 MODEL_ALIAS = "qwen2.5-coder-0.5b-instruct"
@@ -148,12 +149,7 @@ def llama_server(
             url=f"http://127.0.0.1:{port}/v1", model=MODEL_ALIAS, key=key, timeout=timeout, max_tokens=max_tokens
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
         Path(log.name).unlink(missing_ok=True)
 

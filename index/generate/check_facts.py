@@ -273,24 +273,15 @@ def gloss_headwords() -> dict[str, tuple[str, ...]]:
 def comma_glosses() -> dict[str, tuple[str, ...]]:
     """Glosses CC-CEDICT writes as "London, capital of United Kingdom": their head (1–3 words) → headwords
     (index.translate keeps glosses of up to three words whole, so these are not in ``gloss_headwords``)."""
-    import gzip
-
-    from index.translate import cedict_path
+    from index.translate import cedict_records
 
     heads: dict[str, list[str]] = defaultdict(list)
-    with gzip.open(cedict_path(), "rt", encoding="utf-8") as lines:
-        for line in lines:
-            if line.startswith("#"):
-                continue
-            head, _, rest = line.partition(" [")
-            parts = head.split(" ")
-            if len(parts) < 2:
-                continue
-            for gloss in rest.split("/")[1:-1]:
-                first, comma, _ = gloss.partition(", ")
-                first = re.sub(r"\([^)]*\)", " ", first).strip().lower()
-                if comma and first and len(first.split()) <= 3 and parts[1] not in heads[first]:
-                    heads[first].append(parts[1])
+    for simplified, glosses in cedict_records():
+        for gloss in glosses:
+            first, comma, _ = gloss.partition(", ")
+            first = re.sub(r"\([^)]*\)", " ", first).strip().lower()
+            if comma and first and len(first.split()) <= 3 and simplified not in heads[first]:
+                heads[first].append(simplified)
     return {gloss: tuple(words) for gloss, words in heads.items()}
 
 
