@@ -10,6 +10,7 @@ says what takes time while it does, and adapts calls.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import threading
@@ -343,13 +344,22 @@ def llm_settings():
         return None
 
 
+@functools.lru_cache(maxsize=8)
+def chat_client(llm):
+    """One client per endpoint setting for the whole server: the model is checked against the server's list
+    once, not before every question."""
+    from index.generate.endpoint import ChatClient
+
+    return ChatClient(llm)
+
+
 def ask_grounded(searcher, question: str, llm, k: int = 5, documents: set[str] | None = None):
     """``index.generate.ask.ask`` started: (the search's ``Answer``, the rest of its events: ``Token``s, then
     ``Checked``). A damaged index file is one error message, as in ``ask``."""
     from index.generate.ask import ask as grounded_ask
     from index.integrity import IndexDamaged
 
-    events = grounded_ask(searcher, question, llm, k=k, documents=documents or None)
+    events = grounded_ask(searcher, question, llm, k=k, documents=documents or None, client=chat_client(llm))
     try:
         retrieved = next(events)
     except IndexDamaged as error:
