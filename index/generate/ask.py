@@ -83,7 +83,7 @@ def sentence_json(sentence: SentenceCheck) -> dict:
         if support is None
         else {"rank": int(support.rank), "sentence": support.sentence, "score": round(float(support.score), 4)},
         "problems": list(sentence.problems),
-        "no_answer": bool(getattr(sentence, "no_answer", False)),
+        "no_answer": bool(sentence.no_answer),
     }
 
 
