@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from index import settings as settings_module
 from index.encoder import Encoder
 from index.integrity import IndexDamaged, verify_index
 from index.keyword import keyword_tokens
 from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy
+from index.milvus_index import MilvusPassageIndex, index_exists, read_pointer, same_milvus_index
 from index.passage_index import PassageIndex
 from index.script import FOLD, fold_uncached, is_traditional
 from index.segments import DocumentPart, SentenceTable
@@ -223,7 +225,14 @@ def previous_index(
     """The existing index, when it was built the same way (same model, same settings) and can be updated.
 
     Its files are verified first (full checksums): damaged segments are left out, so their documents are
-    embedded again; a damaged version (manifest, vectors) means a whole new index."""
+    embedded again; a damaged version (manifest, vectors) means a whole new index. An index kept in Milvus
+    is reused when ``vector_store`` names that index (``same_milvus_index``)."""
+    if read_pointer(index_dir):
+        if not same_milvus_index(read_pointer(index_dir), vector_store):
+            return None
+        previous = MilvusPassageIndex.load(index_dir)
+        same = previous.model == encoder.info and previous.manifest.get("build") == settings.to_dict()
+        return previous if same else None
     if not (Path(index_dir) / CURRENT).exists():
         return None
     try:
@@ -285,6 +294,8 @@ def build_index(
     ``merge_policy``: when an update merges segments (``index.merge_policy``)."""
     if not Path(corpus_dir).is_dir():  # before the lock: a mistyped folder leaves no index folder behind
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
+    if vector_store is None and (pointer := read_pointer(index_dir)):  # an index in Milvus stays there
+        vector_store = settings_module.given_vector_store() or pointer["uri"]
     with writer_lock(index_dir, "build", lock_timeout, log):
         options = (incremental, vector_store, batch_chunks, merge_policy)
         return _build(corpus_dir, index_dir, encoder, settings, progress, log, *options)
@@ -334,7 +345,7 @@ def _build(
     del chunked
     # Each batch is made live as it is saved, unless an index built another way (model, settings) is there:
     # that one stays live until the new one is whole.
-    publish_batches = previous is not None or not (Path(index_dir) / CURRENT).exists()
+    publish_batches = previous is not None or not index_exists(index_dir)
     index, gone, known_ids = previous, set(removed), set(known)
     try:
         for number in range(len(work)):

@@ -17,7 +17,7 @@ from index.merge_policy import DEFAULT_MERGE_POLICY, MergePolicy, merge_candidat
 from index.models import ModelInfo
 from index.segments import DocumentPart, Segment, SentenceTable, StoredChunks, write_json
 from index.stored_arrays import load_npy
-from index.stores import VectorStore, create_store, load_store, same_store_kind
+from index.stores import VectorStore, create_store, is_milvus, load_store, same_store_kind
 from index.translate import QueryTranslator
 from index.versions import (
     SEGMENTS,
@@ -124,7 +124,14 @@ class PassageIndex:
 
         When the parts come from one existing vector store of the kind asked for, that store is updated in
         place (vectors of documents not among the parts removed, new ones added); otherwise a new store is
-        filled (``vector_store`` is a URI, default $CITELENS_VECTOR_STORE or FAISS)."""
+        filled (``vector_store`` is a URI, default $CITELENS_VECTOR_STORE or FAISS). A Milvus URI makes an
+        index kept wholly in Milvus (``index.milvus_index``)."""
+        from index import settings
+
+        if is_milvus(settings.vector_store_uri(vector_store)):
+            from index.milvus_index import MilvusPassageIndex
+
+            return MilvusPassageIndex.create(parts, model, build_settings, corpus_dir, vector_store)
         segment = Segment.from_parts(parts)
         by_id = {part.document.doc_id: part for part in parts}
         vectors = _assemble_vectors([by_id[doc_id] for doc_id in segment.document_rows], model.dimension, vector_store)
@@ -291,6 +298,19 @@ class PassageIndex:
             return empty.astype(np.float32), empty.astype(np.int64)
         return self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k, rows)
 
+    def keyword_scorer(self):
+        from index.search.keyword_scores import KeywordScorer
+
+        return KeywordScorer(self)
+
+    def document_info(self, doc_id: str):
+        from index.search.assemble import document_info
+
+        return document_info(self, doc_id)
+
+    def prefetch(self, rows) -> None:
+        """Nothing: a loaded index reads its records from disk when asked (the Milvus index reads ahead)."""
+
     @property
     def vector_store(self) -> VectorStore:
         return self.vectors.store
@@ -325,6 +345,10 @@ class PassageIndex:
         most ``full_check_bytes``); any damage is an ``IndexDamaged`` naming the file. ``drop``: segments
         left out, their documents with them (a build over damaged segments indexes those documents again)."""
         directory = Path(directory)
+        from index.milvus_index import MilvusPassageIndex, read_pointer
+
+        if read_pointer(directory):  # the folder points at an index kept in Milvus
+            return MilvusPassageIndex.load(directory, model)
         index = read_live(directory, lambda version_dir: cls._load(directory, version_dir, drop, full_check_bytes))
         if model is not None:
             index.check_model(model)
@@ -382,6 +406,10 @@ def _assemble_vectors(parts: list[DocumentPart], dimension: int, uri: str | None
 
 
 def read_manifest(directory: Path) -> dict:
+    from index.milvus_index import read_milvus_manifest, read_pointer
+
+    if pointer := read_pointer(directory):
+        return read_milvus_manifest(pointer)
     path = live_version(directory) / "manifest.json"
     with reading(path):
         manifest = json.loads(path.read_text(encoding="utf-8"))

@@ -84,6 +84,11 @@ def checked_backend(value: str) -> str:
     return value
 
 
+def given_vector_store() -> str | None:
+    """The vector store the environment names (None: none named)."""
+    return os.environ.get(ENV_VECTOR_STORE, "").strip() or None
+
+
 def vector_store_uri(explicit: str | None = None) -> str:
     """``--vector-store`` flag, else $CITELENS_VECTOR_STORE, else ``faiss`` (embedded, saved with the index).
 

@@ -27,18 +27,20 @@ class Candidate:
 
 @dataclass(frozen=True)
 class RowFilter:
-    """The live chunk rows a search keeps to (the app's document filter): each retriever searches inside
-    them, so a filtered search finds the best of the chosen documents, however far down they rank."""
+    """The chunk rows a search keeps to (the app's document filter): each retriever searches inside them, so
+    a filtered search finds the best of the chosen documents, however far down they rank."""
 
     rows: np.ndarray  # ascending
-    mask: np.ndarray  # bool, one per live chunk row
 
     @classmethod
     def of_documents(cls, index, documents: Collection[str]) -> RowFilter:
-        rows = index.documents.chunk_rows(documents)
-        mask = np.zeros(len(index.chunks), bool)
-        mask[rows] = True
-        return cls(rows, mask)
+        return cls(index.documents.chunk_rows(documents))
+
+    def mask(self, n: int) -> np.ndarray:
+        """The filter as a boolean mask over ``n`` rows."""
+        mask = np.zeros(n, bool)
+        mask[self.rows] = True
+        return mask
 
 
 def dense_candidates(

@@ -11,7 +11,7 @@ import numpy as np
 
 from index.keyword import keyword_tokens
 from index.script import fold, question_word_groups
-from index.search.candidates import Candidate
+from index.search.candidates import Candidate, RowFilter
 from index.search.question import CJK, LATIN_WORD, without_document_kinds
 from index.translate import TermGroup
 
@@ -115,7 +115,7 @@ class KeywordScorer:
         config: KeywordConfig,
         count: int,
         query_vector: np.ndarray,
-        allowed: np.ndarray | None = None,
+        allowed: RowFilter | None = None,
     ) -> None:
         """BM25 summed over groups (a group counts once, by its best term), and each candidate's coverage:
         the IDF-weighted share of the question's groups it contains (a feature of answerability).
@@ -130,7 +130,7 @@ class KeywordScorer:
         passages a common word's postings are most of a question's time). When every group is common,
         the rarest one is read whole.
 
-        ``allowed`` (a boolean mask over live rows: the document filter) limits the candidates this adds to
+        ``allowed`` (the document filter's live rows) limits the candidates this adds to
         the best ``count`` among those rows; the statistics (IDF, coverage weights) stay the collection's."""
         if not groups:
             return
@@ -155,7 +155,7 @@ class KeywordScorer:
         if config.enabled:
             hit_rows = scratch.union(group_rows) if group_rows else np.zeros(0, np.int64)
             if allowed is not None:
-                hit_rows = hit_rows[allowed[hit_rows]]
+                hit_rows = hit_rows[allowed.mask(n)[hit_rows]]
             for i in _top_rows(hit_rows, total[hit_rows], count):
                 candidates.setdefault(int(i), Candidate(int(i), dense=math.nan))
         rows = np.fromiter(candidates, np.int64, len(candidates))

@@ -27,13 +27,13 @@ from index.hits import Hit
 from index.passage_index import PassageIndex
 from index.script import fold
 from index.search import relevance
-from index.search.assemble import document_info, make_hit
+from index.search.assemble import make_hit
 from index.search.candidates import RowFilter, dense_candidates
 from index.search.collapse import Shingles, collapse
 from index.search.config import DEFAULT_CONFIG, SearchConfig
 from index.search.fusion import fuse
 from index.search.highlight import highlight_row, sentence_text
-from index.search.keyword_scores import KeywordScorer, term_tokens
+from index.search.keyword_scores import term_tokens
 from index.search.question import (
     BadQuestion,
     document_references,
@@ -74,7 +74,7 @@ class Searcher:
         self.index = index
         self.encoder = encoder
         self.config = config
-        self.keyword = KeywordScorer(index)
+        self.keyword = index.keyword_scorer()
         self.calibration = load_calibration(encoder.name, getattr(index, "directory", None))
         self.background = Background.from_dict(index.manifest.get("background"))
         self.thresholds = self.calibration.thresholds_in(self.background)
@@ -91,7 +91,7 @@ class Searcher:
         # What hits need of a document besides its text (date, url, source, where headings start), kept
         # once read: a collapsed group cites every document holding a copy, and decoding each
         # document again for its date cost more than the rest of a question.
-        self.document_info = functools.cache(functools.partial(document_info, index))
+        self.document_info = functools.cache(index.document_info)
         # Questions are compared with passages in the form the index folded them to (index/script.py); an index
         # built before folding holds passages as written, and Traditional questions were converted to Simplified.
         build = index.manifest.get("build") or {}
@@ -121,8 +121,8 @@ class Searcher:
         candidates = dense_candidates(self.index, query_vector, count, allowed)
         literal = to_simplified(written) if self.fold is fold else None
         term_groups = self.keyword.groups(text, config.keyword, literal)
-        mask = None if allowed is None else allowed.mask
-        self.keyword.add_scores(candidates, term_groups, config.keyword, count, query_vector, mask)
+        self.keyword.add_scores(candidates, term_groups, config.keyword, count, query_vector, allowed)
+        self.index.prefetch(candidates)  # an index in Milvus reads the candidates' records in two requests
         if config.keyword.enabled and config.keyword.document_references:  # scores candidates only: all allowed
             self.keyword.add_document_scores(candidates, document_references(text))
         add_sentence_scores(self.index, candidates, query_vector, config.sentence.enabled)
