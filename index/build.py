@@ -220,8 +220,12 @@ class BuildProgress:
 
 
 def previous_index(
-    index_dir: Path, encoder: Encoder, settings: BuildSettings, log: Callable[[str], None] = print
-) -> PassageIndex | None:
+    index_dir: Path,
+    encoder: Encoder,
+    settings: BuildSettings,
+    log: Callable[[str], None] = print,
+    vector_store: str | None = None,
+) -> PassageIndex | MilvusPassageIndex | None:
     """The existing index, when it was built the same way (same model, same settings) and can be updated.
 
     Its files are verified first (full checksums): damaged segments are left out, so their documents are
@@ -322,7 +326,7 @@ def _build(
         log(f"skipped: {problem}")
     if not documents:
         raise EmptyCorpus(f"No readable documents in {corpus_dir}; the existing index (if any) is unchanged.")
-    previous = previous_index(index_dir, encoder, settings, log) if incremental else None
+    previous = previous_index(index_dir, encoder, settings, log, vector_store) if incremental else None
     known = previous.manifest["documents"] if previous else {}
     changed = [doc for doc in documents if known.get(doc.doc_id, {}).get("content_hash") != doc.content_hash]
     removed = sorted(set(known) - {doc.doc_id for doc in documents})
