@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         "--config", nargs="+", help="configurations (default: full plain-bm25 plain; with --qa: plain dense … full)"
     )
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument(
+        "--milvus",
+        metavar="URI",
+        help="the named sets' indexes kept in Milvus at this URI (milvus:PATH.db or http://HOST:19530), not embedded",
+    )
     parser.add_argument("--out", type=Path, help="write report.json, report.md and metrics.png here")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.add_argument(
@@ -162,7 +167,7 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
     llm = llm_settings(args)
     encoder = Encoder(settings.model_name(args.model), backend=settings.backend_name())
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
-    runs = run_suite(sets, specs, encoder, args.k, log=log)
+    runs = run_suite(sets, specs, encoder, args.k, log=log, milvus=args.milvus)
     if llm:
         from eval.suite import read_set, set_searcher
 
@@ -177,7 +182,7 @@ def run_sets(args: argparse.Namespace, specs: list[str]) -> int:
         from eval.calibrate import answerability_rows, ask_collections
         from index.answer_calibration import load_calibration
 
-        asked, collections = ask_collections(sets, encoder, log)
+        asked, collections = ask_collections(sets, encoder, log, milvus=args.milvus)
         calibration = load_calibration(encoder.name, settings.index_dir(args.index))
         answerability = answerability_rows(asked, calibration, collections)
     seconds = time.perf_counter() - started

@@ -189,7 +189,11 @@ class Collection:
 
 
 def ask_collections(
-    sets: Sequence, encoder, log=lambda message: None, other_questions: int = OTHER_QUESTIONS
+    sets: Sequence,
+    encoder,
+    log=lambda message: None,
+    other_questions: int = OTHER_QUESTIONS,
+    milvus: str | None = None,
 ) -> tuple[list[Asked], dict[str, Collection]]:
     """Every set's questions asked of its own collection (answerable, off-topic or near-miss as the set
     says) and of every other collection (off-topic there: at most ``other_questions`` a set, a fixed
@@ -209,7 +213,7 @@ def ask_collections(
     collections: dict[str, Collection] = {}
     for name, corpus in corpora.items():
         log(f"answerability: asking the {name} collection ({corpus})")
-        index_dir = variant_index(corpus, BuildSettings(), encoder)
+        index_dir = variant_index(corpus, BuildSettings(), encoder, milvus)
         searcher = Searcher(PassageIndex.load(index_dir, encoder.info), encoder)
         if searcher.background is None:  # an index saved before backgrounds were recorded
             searcher.background = searcher.measure_background()

@@ -72,16 +72,27 @@ def parse_configuration(spec: str, base: BuildSettings) -> Configuration:
     return Configuration(spec, CONFIGS[match["name"]], build)
 
 
-def variant_index(corpus_dir: Path, build: BuildSettings, encoder: Encoder) -> Path:
-    """An index of the same corpus built another way, cached by corpus, settings and model."""
+def variant_index(corpus_dir: Path, build: BuildSettings, encoder: Encoder, milvus: str | None = None) -> Path:
+    """An index of the same corpus built another way, cached by corpus, settings and model; with ``milvus``
+    (a Milvus URI) kept in Milvus, as an index of its own there, beside the embedded one."""
     key = json.dumps([str(Path(corpus_dir).resolve()), build.to_dict(), encoder.info.to_dict()], sort_keys=True)
-    directory = settings.cache_dir() / "eval-indexes" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    build_index(corpus_dir, directory, encoder, build, progress=False, log=lambda _: None)  # incremental: cheap
+    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    store = None
+    if milvus:
+        store = f"{milvus.partition('?')[0]}?collection=eval_{name}"
+        name += "-milvus"
+    directory = settings.cache_dir() / "eval-indexes" / name
+    build_index(corpus_dir, directory, encoder, build, progress=False, log=lambda _: None, vector_store=store)
     return directory
 
 
 def run_configurations(
-    specs: list[str], questions: list[Question], index_dir: Path, encoder: Encoder, k: int = 10
+    specs: list[str],
+    questions: list[Question],
+    index_dir: Path,
+    encoder: Encoder,
+    k: int = 10,
+    milvus: str | None = None,
 ) -> list[EvalResult]:
     manifest = read_manifest(index_dir)
     corpus_dir = Path(manifest["corpus"]) if manifest.get("corpus") else settings.BUNDLED_CORPUS
@@ -96,7 +107,7 @@ def run_configurations(
             continue
         index = base_index
         if configuration.build is not None and configuration.build != base_build:
-            index = PassageIndex.load(variant_index(corpus_dir, configuration.build, encoder), encoder.info)
+            index = PassageIndex.load(variant_index(corpus_dir, configuration.build, encoder, milvus), encoder.info)
         searcher = Searcher(index, encoder, configuration.search)
         passages = {chunk.chunk_id: chunk.text for chunk in index.chunks}
         results.append(evaluate_search(spec, searcher.search, questions, passages, k))

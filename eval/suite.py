@@ -111,18 +111,20 @@ def run_suite(
     encoder: Encoder,
     k: int = 10,
     log=lambda message: None,
+    milvus: str | None = None,
 ) -> list[SetRun]:
-    """Each set's configurations, on its corpus's index (built once, then cached)."""
+    """Each set's configurations, on its corpus's index (built once, then cached; kept in Milvus at the URI
+    ``milvus`` if given)."""
     runs = []
     for item in (s for s in sets if s.retrieval):
         started = time.perf_counter()
         log(f"{item.name}: indexing {item.corpus} (cached after the first run)")
-        index_dir = variant_index(item.corpus, BuildSettings(), encoder)
+        index_dir = variant_index(item.corpus, BuildSettings(), encoder, milvus)
         questions, blank = read_set(item)
         if blank:
             log(f"{item.name}: {len(blank)} questions without text left out: {', '.join(blank)}")
         log(f"{item.name}: {', '.join(specs)}")
-        results = run_configurations(specs, questions, index_dir, encoder, k)
+        results = run_configurations(specs, questions, index_dir, encoder, k, milvus)
         run = SetRun(item, results, index_dir, time.perf_counter() - started)
         if blank:
             run.extra["left_out"] = blank
