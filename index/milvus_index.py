@@ -19,6 +19,7 @@ full build, so a process still searching it is not cut off.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -37,7 +38,7 @@ from index.models import ModelInfo
 from index.search.assemble import DocumentInfo
 from index.segments import DocumentPart
 from index.stores.base import parse_milvus_uri
-from index.stores.milvus import id_filter
+from index.stores.milvus import MilvusStore, id_filter
 from index.translate import QueryTranslator
 from index.versions import IndexMismatch, IndexNotFound
 from ingest.documents import Chunk, Document, Paragraph
@@ -268,23 +269,6 @@ class MilvusKeywords:
         return self.vocabulary.get(token, 0)
 
 
-class MilvusVectors:
-    """``index.vectors``: chunk vectors by label."""
-
-    def __init__(self, index: MilvusPassageIndex):
-        self.index = index
-
-    def reconstruct_batch(self, labels) -> np.ndarray:
-        found = {}
-        ids = [int(label) for label in labels]
-        for first in range(0, len(ids), BATCH):
-            for row in self.index.client.get(
-                self.index.part("chunks"), ids=ids[first : first + BATCH], output_fields=["vector"]
-            ):
-                found[int(row["id"])] = np.asarray(row["vector"], np.float32)
-        return np.stack([found[label] for label in ids]) if ids else np.zeros((0, self.index.dimension), np.float32)
-
-
 class MilvusPassageIndex:
     """The PassageIndex a search reads (chunks, sentences, documents, keyword, vectors, translator,
     manifest), over Milvus collections; built and updated from the same ``DocumentPart``s."""
@@ -298,7 +282,6 @@ class MilvusPassageIndex:
         self.chunks = MilvusChunks(self)
         self.sentences = MilvusSentences(self)
         self.documents = MilvusDocuments(self)
-        self.vectors = MilvusVectors(self)
         self.chunk_records = Records(self._fetch_chunks)
         self.sentence_records = Records(self._fetch_sentences, CACHE * 8)
         self.info = Records(self._fetch_documents, CACHE)
@@ -338,26 +321,18 @@ class MilvusPassageIndex:
             for label in range(record.first_sentence, record.first_sentence + record.sentences)
         )
 
+    @functools.cached_property
+    def vectors(self) -> MilvusStore:
+        """The chunks collection as a vector store (search, filtered by labels, and vectors by label)."""
+        return MilvusStore.load({"uri": self.uri, "collection": self.part("chunks")})
+
     def dense_search(self, query_vectors: np.ndarray, k: int, rows: np.ndarray | None = None):
         """(scores, labels) of the k nearest chunks per query, among the labels ``rows`` if given."""
         k = min(k, len(self.chunks) if rows is None else len(rows))
         if k < 1:
             empty = np.zeros((len(query_vectors), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        results = self.client.search(
-            self.part("chunks"),
-            data=[np.asarray(vector, np.float32).tolist() for vector in query_vectors],
-            anns_field="vector",
-            filter="" if rows is None else id_filter(np.asarray(rows, np.int64)),
-            limit=k,
-            search_params={"metric_type": "IP"},
-        )
-        scores = np.full((len(query_vectors), k), -np.inf, np.float32)
-        labels = np.full((len(query_vectors), k), -1, np.int64)
-        for row, hits in enumerate(results):
-            for column, hit in enumerate(list(hits)[:k]):
-                scores[row, column], labels[row, column] = float(hit["distance"]), int(hit["id"])
-        return scores, labels
+        return self.vectors.search(query_vectors, k, rows)
 
     def full_text(self, texts: list[str], limit: int, rows: np.ndarray | None = None) -> list[dict[int, float]]:
         """Milvus's BM25 of each text (cut by the collection's analyzer): its best ``limit`` chunks, among

@@ -57,7 +57,7 @@ class MilvusKeywordScorer(KeywordScorer):
             candidate.coverage = coverage / sum(weights)
         missing = [label for label, candidate in candidates.items() if math.isnan(candidate.dense)]
         if missing:
-            vectors = index.vectors.reconstruct_batch(missing)
+            vectors = index.vectors.get(missing)  # the chunks' store, by label
             for label, vector in zip(missing, vectors, strict=True):
                 candidates[label].dense = float(vector @ query_vector)
 
