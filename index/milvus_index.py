@@ -346,6 +346,7 @@ class MilvusPassageIndex:
             filter="" if rows is None else id_filter(np.asarray(rows, np.int64)),
             limit=min(limit, 16_384),
             search_params={"metric_type": "BM25"},
+            output_fields=["id"],  # not the sparse vectors (decoding them was most of a question's time)
         )
         # BM25 is never negative; milvus-lite reports it as a negative distance (smaller is nearer).
         return [{int(hit["id"]): abs(float(hit["distance"])) for hit in hits} for hits in results]
