@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import threading
@@ -104,6 +105,9 @@ def connect(uri: str):
     """A client for the URI: a milvus-lite folder (one process at a time) or a Milvus server."""
     from pymilvus import MilvusClient
 
+    # milvus-lite keeps no session timestamps for iterators: the client falls back to its own clock, as it
+    # should, but warns on every scan.
+    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     address, _ = parse_milvus_uri(uri)
     local = not address.startswith(("http://", "https://", "tcp://", "unix:"))
     if local:
