@@ -191,7 +191,13 @@ class Searcher:
         folded = [self.fold(validate_question(question)) for _, question in background_questions()]
         self.encoder.encode_queries(folded)
         second_encoder.vectors(folded)
-        return measure_background(ask)
+        # Its own questions must not wait for (or start) the measurement of a missing background: a build's
+        # new searcher has none, and measured it a second time inside this one.
+        outer, self._measuring = self._measuring, threading.get_ident()
+        try:
+            return measure_background(ask)
+        finally:
+            self._measuring = outer
 
     def question_terms(self, text: str) -> QuestionTerms:
         """What the relevance of each hit is judged on: the question's words and their weight here."""
