@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import textwrap
 from pathlib import Path
@@ -250,8 +251,20 @@ def run_verify(args: argparse.Namespace) -> int:
     """Every file of the live version and its segments against its recorded checksum: 0 when all match,
     1 when a file is damaged (each one printed) or the index has no checksums recorded."""
     from index.integrity import repair_command, verify_index
+    from index.milvus_index import MilvusPassageIndex, read_pointer
 
     directory = settings.index_dir(args.index)
+    if pointer := read_pointer(directory):  # kept in Milvus: its collections against the counts recorded
+        index = MilvusPassageIndex.load(directory)
+        problems = index.verify()
+        for problem in problems:
+            print(f"damaged: {problem}", file=sys.stderr)
+        if problems:
+            corpus = shlex.quote(index.manifest.get("corpus") or "DIR")
+            print(f"rebuild it with: python -m index build --corpus {corpus} --index {directory}", file=sys.stderr)
+            return 1
+        print(f"{directory}: the Milvus index {pointer['name']} at {pointer['uri']} matches its recorded counts.")
+        return 0
     check = verify_index(directory)
     for path, reason in check.problems:
         print(f"damaged: {path} ({reason})", file=sys.stderr)

@@ -235,6 +235,11 @@ def previous_index(
         if not same_milvus_index(read_pointer(index_dir), vector_store):
             return None
         previous = MilvusPassageIndex.load(index_dir)
+        for problem in (damaged := previous.verify()):
+            log(f"damaged: {problem}")
+        if damaged:
+            log("The index in Milvus does not match its records: building a whole new generation.")
+            return None
         same = previous.model == encoder.info and previous.manifest.get("build") == settings.to_dict()
         return previous if same else None
     if not (Path(index_dir) / CURRENT).exists():

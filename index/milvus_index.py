@@ -422,6 +422,16 @@ class MilvusPassageIndex:
             index.check_model(model)
         return index
 
+    def verify(self) -> list[str]:
+        """Where the collections disagree with the counts the meta row records (empty: they agree)."""
+        recorded = self.manifest["counts"]
+        problems = []
+        for part in ("chunks", "sentences", "documents"):
+            found = self.client.query(self.part(part), filter="", output_fields=["count(*)"])[0]["count(*)"]
+            if found != recorded[part]:
+                problems.append(f"{self.part(part)}: {found} {part} in Milvus, {recorded[part]} recorded")
+        return problems
+
     def stale(self) -> bool:
         """Whether a build has changed the index since this process read it (reopen it to see the change)."""
         rows = self.client.get(f"{self.name}_meta", ids=["current"], output_fields=["value"])
@@ -444,6 +454,8 @@ class MilvusPassageIndex:
             "counts": {"documents": 0, "chunks": 0, "sentences": 0},
             "next_label": 0,
             "next_sentence": 0,
+            "vector_index": {"store": "milvus", "uri": uri, "name": index_name(uri), "kept": "the whole index"},
+            "keyword_index": "Milvus BM25 full-text search over its jieba analyzer",
         }
         index = cls(client, uri, index_name(uri), uuid.uuid4().hex[:8], manifest, {})
         index._create_collections()

@@ -1,5 +1,6 @@
 """Incremental builds: adding, changing or removing a document re-embeds only that document, updates the
-keyword index, and updates the vector store in place (FAISS exact, FAISS HNSW, Milvus on milvus-lite)."""
+keyword index, and updates the vector store in place (FAISS exact, FAISS HNSW; an index in Milvus:
+tests/test_milvus_index.py)."""
 
 from __future__ import annotations
 
@@ -41,10 +42,9 @@ def build(corpus, directory, counting: CountingEncoder):
     return build_index(corpus, directory, counting, SETTINGS, progress=False, log=lambda message: None)
 
 
-@pytest.mark.parametrize("store", ["faiss", "faiss:hnsw", "milvus"])
+@pytest.mark.parametrize("store", ["faiss", "faiss:hnsw"])  # an index in Milvus: tests/test_milvus_index.py
 def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch, fake_encoder):
-    uri = f"milvus:{tmp_path / 'milvus.db'}" if store == "milvus" else store
-    monkeypatch.setenv("CITELENS_VECTOR_STORE", uri)
+    monkeypatch.setenv("CITELENS_VECTOR_STORE", store)
     corpus, directory = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(FIXTURES / "corpus_small", corpus)
     counting = CountingEncoder(fake_encoder)
@@ -53,7 +53,7 @@ def test_add_change_remove_touch_only_that_document(store, tmp_path, monkeypatch
     assert first.embedded == 3
     index = PassageIndex.load(directory)
     kind = index.vector_store.describe()
-    assert kind["store"] == ("milvus" if store == "milvus" else "faiss")
+    assert kind["store"] == "faiss"
     law_labels = {
         int(label) for chunk, label in zip(index.chunks, index.vectors.labels, strict=True) if chunk.doc_id == "law.md"
     }

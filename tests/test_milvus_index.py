@@ -78,6 +78,7 @@ def test_build_search_add_change_remove_on_milvus_lite_as_embedded(tmp_path, fak
         return index
 
     index = both(expect_embedded=3)
+    assert index.verify() == []
     assert (
         index.manifest["counts"]["documents"] == 3
         and read_manifest(in_milvus)["model"]["name"] == "test-hashing-encoder"

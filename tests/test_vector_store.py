@@ -358,7 +358,8 @@ def test_store_uris(milvus_lite):
 
 
 def test_cli_flags_choose_the_vector_store_and_the_backend(tmp_path):
-    """`--vector-store` puts the vectors in Milvus (milvus-lite here); `--backend` picks the encoder."""
+    """`--vector-store` puts the index in Milvus (milvus-lite here: the folder keeps only the pointer to it);
+    `--backend` picks the encoder."""
     import json
 
     from index.passage_index import read_manifest
@@ -380,6 +381,7 @@ def test_cli_flags_choose_the_vector_store_and_the_backend(tmp_path):
     assert built.returncode == 0, built.stderr
     manifest = read_manifest(index_dir)
     assert manifest["vector_index"]["store"] == "milvus" and store.exists()
+    assert sorted(path.name for path in index_dir.iterdir()) == ["milvus.json", "write.lock"]
     assert manifest["model"]["passage_backend"] == "onnx"
     searched = run("search", "个人信息保护法规范了什么？", "--index", str(index_dir), "--json", "--backend", "torch")
     assert searched.returncode == 0, searched.stderr
