@@ -588,7 +588,8 @@ class MilvusPassageIndex:
 
         settings = BuildSettings.from_dict(self.manifest["build"])
         label, sentence = int(self.manifest["next_label"]), int(self.manifest["next_sentence"])
-        chunk_rows, sentence_rows, document_rows = [], [], []
+        pending: dict[str, list[dict]] = {"sentences": [], "chunks": []}  # written a batch at a time
+        document_rows = []
         added: Counter[str] = Counter()
         counts = self.manifest["counts"]
         for part in sorted(parts, key=lambda part: part.document.doc_id):
@@ -602,10 +603,10 @@ class MilvusPassageIndex:
                 added.update(set(tokens))
                 fields = chunk.to_dict()
                 del fields["text"]
-                chunk_rows.append(
+                pending["chunks"].append(
                     {
                         "id": label,
-                        "vector": vectors[number].tolist(),
+                        "vector": vectors[number],
                         "doc_id": _varchar(chunk.doc_id, "a document id"),
                         "text": _varchar(chunk.text, f"chunk {chunk.chunk_id}"),
                         "chunk": fields,
@@ -618,10 +619,10 @@ class MilvusPassageIndex:
                     }
                 )
                 for row in mine:
-                    sentence_rows.append(
+                    pending["sentences"].append(
                         {
                             "id": sentence,
-                            "vector": np.asarray(table.vectors[row], np.float32).tolist(),
+                            "vector": np.asarray(table.vectors[row], np.float32),
                             "chunk": label,
                             "start": int(table.start[row]),
                             "end": int(table.end[row]),
@@ -629,6 +630,10 @@ class MilvusPassageIndex:
                     )
                     sentence += 1
                 label += 1
+                for name, rows in pending.items():
+                    if len(rows) >= BATCH:
+                        self._insert(name, rows)
+                        rows.clear()
             headings = sorted(p.start for p in document.paragraphs if p.is_heading)
             info = {"date": document.date, "url": document.url, "source": document.source, "headings": headings}
             entry = document_entry(part, self.generation)
@@ -636,8 +641,8 @@ class MilvusPassageIndex:
             self.manifest["documents"][document.doc_id] = entry
             counts["chunks"] += len(part.chunks)
             counts["sentences"] += len(table.chunk)
-        self._insert("sentences", sentence_rows)
-        self._insert("chunks", chunk_rows)
+        for name, rows in pending.items():
+            self._insert(name, rows)
         self._count_terms(added, +1)
         self._insert("documents", document_rows)  # last: a document is indexed once its row is there
         self.manifest["next_label"], self.manifest["next_sentence"] = label, sentence
