@@ -1,6 +1,10 @@
 """Load test of the HTTP API (``python -m index serve``) on loopback:
 ``python -m eval.load_http --url http://127.0.0.1:PORT [--questions FILE] [--concurrency C] [--requests N]``.
 
+``python -m eval.load_http --serve INDEX --workers 1 2 --concurrency 4 8 --out FILE`` starts the server itself
+(``python -m index serve`` on a free loopback port, once per worker count), waits until every worker is ready,
+sends a warm-up round, measures each concurrency, and stops it: the figures of bench/http_api.md.
+
 Sends N ``POST /search`` requests (the questions in turn, from the bundled dev and held-out sets by default), C at
 a time from C threads, each thread with its own httpx client (keep-alive), and reports as JSON and one line: latency
 p50/p95/max, throughput, errors (any answer but 200, or no answer within ``--timeout``) by kind, the workers that
@@ -13,6 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -24,6 +32,7 @@ import httpx
 
 from eval.concurrency import gold_questions, percentiles
 from eval.question_sets import read_gold_jsonl
+from index.settings import PROJECT_ROOT
 
 
 def read_questions(paths: list[Path] | None) -> list[str]:
@@ -122,6 +131,63 @@ def load_test(
     }
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, workers: int, timeout: float = 300.0) -> float:
+    """Seconds until every worker has answered /readyz with 200 (fresh connections: any worker may take one)."""
+    began = time.monotonic()
+    ready: set[str] = set()
+    while len(ready) < workers:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server stopped (exit {process.returncode})")
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"{len(ready)} of {workers} workers ready after {timeout:.0f} s")
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=5)
+            if response.status_code == 200:
+                ready.add(response.headers.get("x-citelens-worker", ""))
+                continue
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return time.monotonic() - began
+
+
+def serve_and_measure(
+    index: Path, workers: int, concurrencies: list[int], questions: list[str], requests: int, **options
+) -> list[dict]:
+    """Start ``python -m index serve --workers N`` over ``index``, measure each concurrency, stop it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "index", "serve", "--index", str(index), "--port", str(port)]
+    command += ["--workers", str(workers)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        try:
+            started = wait_ready(url, process, workers)
+            load_test(url, questions, max(concurrencies), 4 * max(concurrencies), **options)  # warm-up, not counted
+            reports = []
+            for concurrency in concurrencies:
+                report = load_test(url, questions, concurrency, requests, **options)
+                report |= {"workers": workers, "server_ready_s": round(started, 1)}
+                print(summary(report), file=sys.stderr, flush=True)
+                reports.append(report)
+            return reports
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def summary(report: dict) -> str:
     return (
         f"{report['requests']} requests at concurrency {report['concurrency']}: p50 {report['p50_ms']} ms, "
@@ -133,30 +199,37 @@ def summary(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.load_http", description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--url", help="the server, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--serve", type=Path, metavar="INDEX", help="start the server over this index instead")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="with --serve: worker counts to measure")
     parser.add_argument("--questions", type=Path, nargs="+", help="gold JSONL files (default: dev and held-out)")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (threads)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4], help="requests in flight at once (threads)")
     parser.add_argument("--requests", type=int, default=200, help="requests in all")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for one request")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds after which no request is sent")
     parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args(argv)
-    report = load_test(
-        args.url,
-        read_questions(args.questions),
-        args.concurrency,
-        args.requests,
-        args.k,
-        args.timeout,
-        args.deadline,
-    )
-    text = json.dumps(report, ensure_ascii=False, indent=1)
+    if bool(args.url) == bool(args.serve):
+        parser.error("give --url URL (a running server) or --serve INDEX (start one)")
+    questions = read_questions(args.questions)
+    options = {"k": args.k, "timeout": args.timeout, "deadline": args.deadline}
+    if args.serve:
+        reports = [
+            report
+            for workers in args.workers
+            for report in serve_and_measure(args.serve, workers, args.concurrency, questions, args.requests, **options)
+        ]
+    else:
+        reports = [load_test(args.url, questions, c, args.requests, **options) for c in args.concurrency]
+    result = reports[0] if len(reports) == 1 else {"runs": reports}
+    text = json.dumps(result, ensure_ascii=False, indent=1)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
     print(text)
-    print(summary(report))
-    return 0 if report["errors"] == 0 else 1
+    for report in reports:
+        print(summary(report))
+    return 0 if all(report["errors"] == 0 for report in reports) else 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.app_driver import stop_process
-from eval.load_http import load_test
+from eval.load_http import load_test, wait_ready
 from index.build import BuildSettings, build_index
 from index.http_api import BATCH_BODY_LIMIT, MAX_BATCH, SEARCH_BODY_LIMIT, WORKER_HEADER, ServeSettings, create_app
 from index.passage_index import PassageIndex
@@ -74,27 +74,6 @@ def server_environment() -> dict:
     return environ
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path, workers: int) -> None:
-    """Until every worker has said ready: /readyz on fresh connections answers for the worker that took each."""
-    ready: set[str] = set()
-    deadline = time.monotonic() + START_TIMEOUT
-    while len(ready) < workers:
-        if process.poll() is not None:
-            raise AssertionError(f"the server stopped (exit {process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            response = httpx.get(f"{url}/readyz", timeout=5)
-            if response.status_code == 200:
-                ready.add(response.headers[WORKER_HEADER])
-                continue
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{len(ready)} of {workers} workers ready in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}"
-            )
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def server(index_dir):
     """``python -m index serve --workers 2`` on a free loopback port; yields its URL, stopped after the module."""
@@ -123,7 +102,10 @@ def server(index_dir):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, process, log, WORKERS)
+        try:
+            wait_ready(url, process, WORKERS, timeout=START_TIMEOUT)
+        except RuntimeError as error:
+            raise AssertionError(f"{error}:\n{log.read_text(errors='replace')[-3000:]}") from None
         yield url
     finally:
         stop_process(process)
