@@ -527,15 +527,15 @@ def create_app(settings: ServeSettings, opener: Callable[[], Any] | None = None)
         passages it cites: exactly what `python -m index ask --json` prints. 503 when no endpoint is configured
         (it is the server's setting: `--llm-url`/`--llm-model` or `CITELENS_LLM_URL`/`CITELENS_LLM_MODEL`)."""
         from index.generate.ask import ask_once
-        from index.generate.endpoint import EndpointTimeout, LLMError, NoEndpoint, require
+        from index.generate.endpoint import ENV_MODEL, ENV_URL, EndpointTimeout, LLMError
 
         require_text(request.model_dump(), "request")
         if worker.llm is None:
-            try:
-                require(None)
-            except NoEndpoint as error:
-                message = worker.llm_error or str(error)
-                raise ApiError(503, f"/answer is off on this server: {message}") from None
+            why = worker.llm_error or (
+                f"no language-model endpoint is configured: start the server with --llm-url URL --llm-model NAME, "
+                f"or set ${ENV_URL} and ${ENV_MODEL}"
+            )
+            raise ApiError(503, f"/answer is off on this server: {why}")
         searcher = worker.require_searcher()
         try:
             with worker.answers:

@@ -61,7 +61,7 @@ def run_serve(args, index_dir: Path) -> int:
         **({"max_concurrent": args.max_concurrent} if args.max_concurrent else {}),
     )
     settings.llm()  # a bad endpoint setting (no model for a URL, a bad URL) is one line now
-    read_manifest(index_dir)  # IndexNotFound (one line) before any worker starts
+    read_manifest(index_dir)  # as open_searcher does first: IndexNotFound (one line) before any worker starts
     os.environ[ENV_SERVE] = settings.to_environment()
     uvicorn.run(
         "index.http_api:app_from_environment",
