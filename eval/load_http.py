@@ -158,9 +158,16 @@ def wait_ready(url: str, process: subprocess.Popen, workers: int, timeout: float
 
 
 def serve_and_measure(
-    index: Path, workers: int, concurrencies: list[int], questions: list[str], requests: int, **options
+    index: Path,
+    workers: int,
+    concurrencies: list[int],
+    questions: list[str],
+    requests: int,
+    rounds: int = 1,
+    **options,
 ) -> list[dict]:
-    """Start ``python -m index serve --workers N`` over ``index``, measure each concurrency, stop it."""
+    """Start ``python -m index serve --workers N`` over ``index``, measure each concurrency (``rounds`` times, in
+    turn: on a shared machine one burst of other work moves a single run), stop it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "index", "serve", "--index", str(index), "--port", str(port)]
@@ -173,9 +180,9 @@ def serve_and_measure(
             started = wait_ready(url, process, workers)
             load_test(url, questions, max(concurrencies), 4 * max(concurrencies), **options)  # warm-up, not counted
             reports = []
-            for concurrency in concurrencies:
+            for round_, concurrency in ((r, c) for r in range(1, rounds + 1) for c in concurrencies):
                 report = load_test(url, questions, concurrency, requests, **options)
-                report |= {"workers": workers, "server_ready_s": round(started, 1)}
+                report |= {"workers": workers, "round": round_, "server_ready_s": round(started, 1)}
                 print(summary(report), file=sys.stderr, flush=True)
                 reports.append(report)
             return reports
@@ -204,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="with --serve: worker counts to measure")
     parser.add_argument("--questions", type=Path, nargs="+", help="gold JSONL files (default: dev and held-out)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4], help="requests in flight at once (threads)")
-    parser.add_argument("--requests", type=int, default=200, help="requests in all")
+    parser.add_argument("--requests", type=int, default=200, help="requests in all (per concurrency and round)")
+    parser.add_argument("--rounds", type=int, default=1, help="with --serve: measure each concurrency this often")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for one request")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds after which no request is sent")
@@ -218,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         reports = [
             report
             for workers in args.workers
-            for report in serve_and_measure(args.serve, workers, args.concurrency, questions, args.requests, **options)
+            for report in serve_and_measure(
+                args.serve, workers, args.concurrency, questions, args.requests, args.rounds, **options
+            )
         ]
     else:
         reports = [load_test(args.url, questions, c, args.requests, **options) for c in args.concurrency]
