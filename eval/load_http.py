@@ -2,8 +2,9 @@
 ``python -m eval.load_http --url http://127.0.0.1:PORT [--questions FILE] [--concurrency C] [--requests N]``.
 
 ``python -m eval.load_http --serve INDEX --workers 1 2 --concurrency 4 8 --out FILE`` starts the server itself
-(``python -m index serve`` on a free loopback port, once per worker count), waits until every worker is ready,
-sends a warm-up round, measures each concurrency, and stops it: the figures of bench/http_api.md.
+(``python -m index serve`` on a free loopback port, afresh for each worker count and concurrency), waits until
+every worker is ready, asks every question once (``new``: what a question not asked before costs), then
+``--requests`` more cycling through them (``repeated``), and stops it: the figures of bench/http_api.md.
 
 Sends N ``POST /search`` requests (the questions in turn, from the bundled dev and held-out sets by default), C at
 a time from C threads, each thread with its own httpx client (keep-alive), and reports as JSON and one line: latency
@@ -158,16 +159,11 @@ def wait_ready(url: str, process: subprocess.Popen, workers: int, timeout: float
 
 
 def serve_and_measure(
-    index: Path,
-    workers: int,
-    concurrencies: list[int],
-    questions: list[str],
-    requests: int,
-    rounds: int = 1,
-    **options,
+    index: Path, workers: int, concurrency: int, questions: list[str], requests: int, **options
 ) -> list[dict]:
-    """Start ``python -m index serve --workers N`` over ``index``, measure each concurrency (``rounds`` times, in
-    turn: on a shared machine one burst of other work moves a single run), stop it."""
+    """A fresh ``python -m index serve --workers N`` over ``index``, measured twice: ``new`` — every question once
+    (none asked of it before: each costs its encodings, the searcher keeps a question's vectors), then ``repeated``
+    — ``requests`` more, cycling through the same questions (most already asked of the worker that takes them)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "index", "serve", "--index", str(index), "--port", str(port)]
@@ -178,11 +174,10 @@ def serve_and_measure(
         )
         try:
             started = wait_ready(url, process, workers)
-            load_test(url, questions, max(concurrencies), 4 * max(concurrencies), **options)  # warm-up, not counted
             reports = []
-            for round_, concurrency in ((r, c) for r in range(1, rounds + 1) for c in concurrencies):
-                report = load_test(url, questions, concurrency, requests, **options)
-                report |= {"workers": workers, "round": round_, "server_ready_s": round(started, 1)}
+            for phase, count in (("new", len(questions)), ("repeated", requests)):
+                report = load_test(url, questions, concurrency, count, **options)
+                report |= {"workers": workers, "questions": phase, "server_ready_s": round(started, 1)}
                 print(summary(report), file=sys.stderr, flush=True)
                 reports.append(report)
             return reports
@@ -196,7 +191,8 @@ def serve_and_measure(
 
 
 def summary(report: dict) -> str:
-    return (
+    phase = f"{report['workers']} worker(s), {report['questions']} questions: " if "workers" in report else ""
+    return phase + (
         f"{report['requests']} requests at concurrency {report['concurrency']}: p50 {report['p50_ms']} ms, "
         f"p95 {report['p95_ms']} ms, max {report['max_ms']} ms, {report['requests_per_second']} req/s, "
         f"{report['errors']} errors, {report['workers_answering']} worker(s) answered "
@@ -211,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="with --serve: worker counts to measure")
     parser.add_argument("--questions", type=Path, nargs="+", help="gold JSONL files (default: dev and held-out)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4], help="requests in flight at once (threads)")
-    parser.add_argument("--requests", type=int, default=200, help="requests in all (per concurrency and round)")
-    parser.add_argument("--rounds", type=int, default=1, help="with --serve: measure each concurrency this often")
+    parser.add_argument("--requests", type=int, default=200, help="requests in all (per concurrency)")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for one request")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds after which no request is sent")
@@ -226,9 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         reports = [
             report
             for workers in args.workers
-            for report in serve_and_measure(
-                args.serve, workers, args.concurrency, questions, args.requests, args.rounds, **options
-            )
+            for concurrency in args.concurrency
+            for report in serve_and_measure(args.serve, workers, concurrency, questions, args.requests, **options)
         ]
     else:
         reports = [load_test(args.url, questions, c, args.requests, **options) for c in args.concurrency]
