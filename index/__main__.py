@@ -1,4 +1,4 @@
-"""CLI: ``python -m index build``, ``search``, ``ask``, ``serve`` (HTTP) and ``library``.
+"""CLI: ``python -m index build``, ``python -m index search``, ``python -m index ask`` and ``python -m index library``.
 
 Each command is a few lines over the library (index.build, index.search, index.libraries); the
 ``--json``/``--batch`` output is a stable contract other tools parse. ``--library NAME`` picks a named
