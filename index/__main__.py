@@ -17,6 +17,7 @@ from pathlib import Path
 from index import settings
 from index.ask_cli import add_ask_command, run_ask
 from index.build import BuildSettings
+from index.serve_cli import add_serve_command, run_serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--batch", type=Path, help="JSONL file of {id, question}; one JSON line out per question")
 
     add_ask_command(commands, add_index_options)
+    add_serve_command(commands, add_common, add_library_options)
 
     verify = commands.add_parser("verify", help="check every file of an index against its recorded checksums")
     verify.add_argument("--index", type=Path, help=f"index folder (default ${settings.ENV_INDEX} or data/index)")
@@ -74,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             choose_library(args, parser)
             return run_ask(args, settings.index_dir(args.index))
+        if args.command == "serve":
+            choose_library(args, parser)
+            return run_serve(args, settings.index_dir(args.index))
         if args.command == "verify":
             choose_library(args, parser)
             return run_verify(args)
