@@ -62,6 +62,7 @@ class ServeSettings:
     max_concurrent: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))  # searches at once, per worker
     max_concurrent_answers: int = 4  # /answer calls at once, per worker (each mostly waits on the model)
     queue_timeout: float = 30.0  # seconds a request waits for its turn before a 503
+    refresh_seconds: float = 5.0  # how often an index that builds change in place (Milvus) is checked for changes
     warm: bool = True  # load the lazy parts (segmenter, dictionaries, second encoder) before saying ready
 
     def to_environment(self) -> str:
@@ -354,6 +355,7 @@ class Worker:
         self.searches = Limiter(settings.max_concurrent, settings.queue_timeout, "searches")
         self.answers = Limiter(settings.max_concurrent_answers, settings.queue_timeout, "answers")
         self.llm, self.llm_error, self._client = None, None, None
+        self.refresh_lock, self.checked = threading.Lock(), time.monotonic()
         try:  # a bad endpoint setting is /answer's 503 (and a line in the log), not a server that will not start
             self.llm = settings.llm()
         except Exception as error:
@@ -386,6 +388,12 @@ class Worker:
         if self.searcher is None:
             why = f"the index could not be opened: {self.error}" if self.error else "the index is still loading"
             raise ApiError(503, f"Not ready: {why}.", {"Retry-After": "2"})
+        if time.monotonic() - self.checked > self.settings.refresh_seconds and self.refresh_lock.acquire(False):
+            try:  # one thread looks; the others go on with the searcher they have
+                self.checked = time.monotonic()
+                self.searcher = self.searcher.refreshed()
+            finally:
+                self.refresh_lock.release()
         return self.searcher
 
     def client(self):
@@ -406,10 +414,9 @@ class Worker:
         }
         if self.searcher is not None:
             searcher = self.searcher
-            store = searcher.index.vector_store
-            described = getattr(store, "kind", None) or type(store).__name__
+            store = searcher.index.manifest.get("vector_index") or {}
             report |= {
-                "index_kind": described,
+                "index_kind": store.get("kind") or store.get("store"),
                 "documents": len(searcher.index.manifest.get("documents") or {}),
                 "chunks": len(searcher.index.chunks),
                 "model": searcher.encoder.name,

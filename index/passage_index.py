@@ -308,6 +308,11 @@ class PassageIndex:
 
         return document_info(self, doc_id)
 
+    def stale(self) -> bool:
+        """False: the version it loaded stays whole while it is read (a process reopens the folder to see a
+        newer one)."""
+        return False
+
     def prefetch(self, rows) -> None:
         """Nothing: a loaded index reads its records from disk when asked (the Milvus index reads ahead)."""
 

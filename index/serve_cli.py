@@ -26,6 +26,13 @@ def add_serve_command(commands, add_common, add_library_options) -> None:
     serve.add_argument(
         "--max-concurrent", type=int, help="searches at once per worker (default: the number of cores); more wait"
     )
+    serve.add_argument(
+        "--refresh-seconds",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often an index kept in Milvus is checked for a build's changes (default 5)",
+    )
     serve.add_argument("--llm-url", metavar="URL", help=f"OpenAI-compatible base URL for /answer (default ${ENV_URL})")
     serve.add_argument("--llm-model", metavar="NAME", help=f"the language model (default ${ENV_MODEL})")
     serve.add_argument(
@@ -58,6 +65,7 @@ def run_serve(args, index_dir: Path) -> int:
         llm_key_env=args.llm_key_env,
         llm_timeout=args.llm_timeout,
         llm_max_tokens=args.llm_max_tokens,
+        refresh_seconds=args.refresh_seconds,
         **({"max_concurrent": args.max_concurrent} if args.max_concurrent else {}),
     )
     settings.llm()  # a bad endpoint setting (no model for a URL, a bad URL) is one line now

@@ -8,9 +8,11 @@ validation, limits, errors, readiness while loading, and ``/answer`` against the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,6 +79,12 @@ def server_environment() -> dict:
 @pytest.fixture(scope="module")
 def server(index_dir):
     """``python -m index serve --workers 2`` on a free loopback port; yields its URL, stopped after the module."""
+    with serving(index_dir) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(index_dir: Path, workers: int = WORKERS):
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="citelens-serve-", suffix=".log")[1])
     command = [
@@ -89,7 +97,9 @@ def server(index_dir):
         "--port",
         str(port),
         "--workers",
-        str(WORKERS),
+        str(workers),
+        "--refresh-seconds",
+        "1",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -103,7 +113,7 @@ def server(index_dir):
     url = f"http://127.0.0.1:{port}"
     try:
         try:
-            wait_ready(url, process, WORKERS, timeout=START_TIMEOUT)
+            wait_ready(url, process, workers, timeout=START_TIMEOUT)
         except RuntimeError as error:
             raise AssertionError(f"{error}:\n{log.read_text(errors='replace')[-3000:]}") from None
         yield url
@@ -412,3 +422,51 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, monkeypatch):
     assert workers.returncode == 2 and "--workers" in workers.stderr
     no_url = index_cli("serve", "--llm-model", "qwen")
     assert no_url.returncode == 2 and "no endpoint" in no_url.stderr
+
+
+def test_workers_over_one_milvus_server_answer_as_the_embedded_index_and_see_an_update(index_dir, tmp_path, encoder):
+    """Two workers whose index folder holds only a pointer to a Milvus server (milvus-lite's gRPC server on
+    loopback) answer what the embedded index answers; a build adding a document while they serve is seen."""
+    from eval.milvus_server import milvus_server
+    from index.milvus_index import POINTER
+
+    corpus, pointed = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(FIXTURES / "corpus_small", corpus)
+    settings = BuildSettings(max_tokens=64, overlap_tokens=8)
+    with milvus_server(tmp_path / "milvus") as uri:
+        build_index(
+            corpus,
+            pointed,
+            encoder,
+            settings,
+            progress=False,
+            log=lambda _: None,
+            vector_store=f"{uri}?collection=http",
+        )
+        assert sorted(path.name for path in pointed.iterdir()) == [POINTER, "write.lock"]
+        with serving(pointed) as url:
+            embedded = cli_json("search", QUESTION, "--index", index_dir, "--json", "--k", "5")[0]
+            workers = set()
+            for _ in range(12):
+                with httpx.Client(timeout=60) as fresh:
+                    response = fresh.post(f"{url}/search", json={"question": QUESTION, "k": 5})
+                assert response.status_code == 200, response.text
+                workers.add(response.headers[WORKER_HEADER])
+                hits = response.json()["hits"]
+                assert [hit["chunk_id"] for hit in hits] == [hit["chunk_id"] for hit in embedded["hits"]]
+                assert [hit["sentence"] for hit in hits] == [hit["sentence"] for hit in embedded["hits"]]
+            assert len(workers) == 2 and httpx.get(f"{url}/readyz").json()["index_kind"] == "milvus"
+
+            (corpus / "rail.txt").write_text(RAIL, encoding="utf-8")
+            build_index(corpus, pointed, encoder, settings, progress=False, log=lambda _: None)  # stays in Milvus
+            deadline, seen = time.monotonic() + 60, set()
+            while len(seen) < 2 and time.monotonic() < deadline:  # each worker reopens the changed index
+                with httpx.Client(timeout=60) as fresh:
+                    response = fresh.post(f"{url}/search", json={"question": RAIL_QUESTION, "k": 1})
+                if response.json()["hits"][0]["doc"] == "rail.txt":
+                    seen.add(response.headers[WORKER_HEADER])
+            assert len(seen) == 2, f"the new document was found by worker(s) {seen} only"
+
+
+RAIL = "标题：高速铁路\n\n截至2023年底，全国高速铁路营业里程达到4.5万公里，覆盖95%的50万人口以上城市。\n"
+RAIL_QUESTION = "全国高速铁路营业里程达到多少公里？"

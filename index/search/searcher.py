@@ -205,6 +205,13 @@ class Searcher:
         text = without_document_kinds(text)  # a kind of document names where to look, not what a passage holds
         return question_terms(text, self.index.translator, keyword.frequency, len(self.index.chunks), term_tokens)
 
+    def refreshed(self) -> Searcher:
+        """This searcher, or, when a build has changed its index since it was read (an index in Milvus changes
+        under running processes), a new one over the index as it is now, with the same encoder."""
+        if not self.index.stale():
+            return self
+        return Searcher(type(self.index).load(self.index.directory), self.encoder, self.config)
+
     def with_config(self, config: SearchConfig) -> Searcher:
         return Searcher(self.index, self.encoder, replace(config))
 
