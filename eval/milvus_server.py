@@ -44,14 +44,14 @@ def milvus_server(data_dir: Path, port: int | None = None, timeout: float = 60) 
 
 
 def wait_for_milvus(uri: str, process: subprocess.Popen, timeout: float) -> None:
-    from pymilvus import MilvusClient
+    from index.stores.milvus import milvus_client
 
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"the Milvus server stopped at start (exit {process.returncode}); see its log")
         try:
-            client = MilvusClient(uri, timeout=2)
+            client = milvus_client(uri)
             client.list_collections()
             client.close()
             return

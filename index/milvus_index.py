@@ -39,7 +39,7 @@ from index.models import ModelInfo
 from index.search.assemble import DocumentInfo
 from index.segments import DocumentPart
 from index.stores.base import parse_milvus_uri
-from index.stores.milvus import MilvusStore, id_filter
+from index.stores.milvus import MilvusStore, id_filter, milvus_client
 from index.translate import QueryTranslator
 from index.versions import IndexMismatch, IndexNotFound
 from ingest.documents import Chunk, Document, Paragraph
@@ -103,8 +103,6 @@ def index_name(uri: str) -> str:
 
 def connect(uri: str):
     """A client for the URI: a milvus-lite folder (one process at a time) or a Milvus server."""
-    from pymilvus import MilvusClient
-
     # milvus-lite keeps no session timestamps for iterators: the client falls back to its own clock, as it
     # should, but warns on every scan.
     logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
@@ -112,7 +110,7 @@ def connect(uri: str):
     local = not address.startswith(("http://", "https://", "tcp://", "unix:"))
     if local:
         Path(address).parent.mkdir(parents=True, exist_ok=True)
-    return MilvusClient(address, token="" if local else os.environ.get("MILVUS_TOKEN", ""))
+    return milvus_client(address, "" if local else os.environ.get("MILVUS_TOKEN", ""))
 
 
 def _varchar(text: str, what: str) -> str:

@@ -10,6 +10,17 @@ import numpy as np
 
 from index.stores.base import VectorStore, f32, i64, parse_milvus_uri
 
+# pymilvus pings an idle connection every 10 s; milvus-lite's gRPC server (like any grpc-python server by default)
+# answers pings without calls with GOAWAY "too_many_pings" and the connection is lost. Every 5 minutes, only
+# while calls are open, is what such a server permits; a dead connection still fails the next call.
+KEEPALIVE = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
+
+
+def milvus_client(address: str, token: str = ""):
+    from pymilvus import MilvusClient
+
+    return MilvusClient(address, token=token, grpc_options=KEEPALIVE)
+
 
 class MilvusStore(VectorStore):
     """A Milvus collection (id INT64 primary key = label, vector FLOAT_VECTOR), metric IP.
@@ -32,7 +43,7 @@ class MilvusStore(VectorStore):
         token = os.environ.get("MILVUS_TOKEN", "") if not self.local else ""
         if self.local:
             Path(self.address).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MilvusClient(self.address, token=token)
+        self.client = milvus_client(self.address, token)
         self.collection = collection or f"{self.base}_{uuid.uuid4().hex[:8]}"
         self.superseded: list[str] = []
         if create and not self.client.has_collection(self.collection):
