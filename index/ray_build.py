@@ -161,7 +161,7 @@ class RayExecutor:
         chunked = ray.data.from_items(rows, override_num_blocks=blocks(len(rows), self.actors())).map_batches(
             ChunkActor,
             fn_constructor_args=(self._factory(encoder), settings),
-            concurrency=self.actors(),
+            compute=ray.data.ActorPoolStrategy(size=self.actors()),
             batch_size=FILES_PER_CALL,
             batch_format="numpy",
         )
@@ -206,7 +206,7 @@ class RayExecutor:
         embedded = ray.data.from_items(rows, override_num_blocks=blocks(len(rows), actors, per_actor=16)).map_batches(
             EmbedActor,
             fn_constructor_args=(self._factory(encoder), batch_size),
-            concurrency=actors,
+            compute=ray.data.ActorPoolStrategy(size=actors),
             batch_size=None,
             batch_format="numpy",
         )
