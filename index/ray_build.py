@@ -42,7 +42,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 # Object store of a local cluster: rows in flight are texts, documents and vectors, a batch at a time.
 OBJECT_STORE_BYTES = 512 * 1024**2
 # Texts of an encoder without ``passage_batches`` (any text's vector independent of the others) sent as one.
-PLAIN_GROUP = 256
+PLAIN_GROUP = 64
 # Rows one task or actor call reads or chunks.
 FILES_PER_CALL = 4
 

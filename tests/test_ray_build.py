@@ -205,22 +205,30 @@ def test_encoder_groups_embedded_alone_give_the_same_vectors(encoder):
     for rows in groups:
         alone[rows] = encoder.encode_passages([texts[i] for i in rows])
     np.testing.assert_array_equal(alone, together)
+    # other groups (halves) would not do: the vectors of a text depend on the texts embedded with it
+    half = len(texts) // 2
+    halves = np.concatenate([encoder.encode_passages(texts[:half]), encoder.encode_passages(texts[half:])])
+    assert not np.array_equal(halves, together)
 
 
 def test_cli_ray_build_with_the_real_model(tmp_path, encoder):
+    from index.ray_build import PLAIN_GROUP
+
     """``python -m index build --executor ray`` on the running local cluster, with the default model: the same
     index as a local build with the same model (vectors equal, not only close)."""
     corpus = tmp_path / "corpus"
     shutil.copytree(FIXTURES / "corpus_small", corpus)
-    for path in sorted((FIXTURES / "ingest").glob("*.txt"))[:2]:
+    for path in sorted((FIXTURES / "ingest").glob("*.txt"))[:3]:
         shutil.copy(path, corpus / path.name)
     (corpus / "notes.xyz").write_text("an unsupported type", encoding="utf-8")
     ran = index_cli("build", "--executor", "ray", "--workers", 2, "--corpus", corpus, "--index", tmp_path / "ray")
     assert ran.returncode == 0, ran.stderr
-    assert "5 documents" in ran.stdout and "1 file(s) refused" in ran.stdout and "notes.xyz" in ran.stdout
+    assert "6 documents" in ran.stdout and "1 file(s) refused" in ran.stdout and "notes.xyz" in ran.stdout
     build_index(corpus, tmp_path / "local", encoder, progress=False, log=quiet)
     assert PassageIndex.load(tmp_path / "ray").model == PassageIndex.load(tmp_path / "local").model
     assert_same_index(tmp_path / "local", tmp_path / "ray", encoder)
+    local = PassageIndex.load(tmp_path / "local")
+    assert len(local.chunks) + len(local.sentences) > PLAIN_GROUP  # more texts than one group: they were split
 
 
 def test_cli_refuses_an_unknown_executor(tmp_path):
