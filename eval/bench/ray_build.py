@@ -1,0 +1,167 @@
+"""Build throughput, local against Ray with 1 and 2 local workers: ``python -m eval.bench.ray_build``.
+
+The same corpus (the bundled one and the CMRC trial articles of data/eval/external) is built three times
+from scratch with the default model and backend, each as a user runs it, ``python -m index build`` in a
+fresh interpreter (``--executor local``; ``--executor ray --workers N``, which starts a local Ray instance
+of N CPUs): the wall time includes the interpreter, the model loading and, for Ray, starting the cluster
+and its actors. Each Ray index is then compared with the local one (chunks, sentences, vectors). Writes
+bench/ray_build.json and bench/ray_build.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROJECT = Path(__file__).resolve().parents[2]
+SOURCES = [PROJECT / "data" / "corpus", PROJECT / "data" / "eval" / "external" / "cmrc_trial" / "corpus"]
+RUNS = [("local", None), ("ray", 1), ("ray", 2)]
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+    flags = sorted({flag for flag in ("avx2", "avx512f", "avx512_vnni") if f" {flag} " in f" {cpuinfo} "})
+    return {"nproc": os.cpu_count(), "cpu": model, "flags": flags, "python": platform.python_version()}
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def make_corpus(folder: Path) -> None:
+    for source in SOURCES:
+        shutil.copytree(source, folder / source.parent.name)
+
+
+def build(corpus: Path, index: Path, executor: str, workers: int | None) -> float:
+    command = [sys.executable, "-m", "index", "build", "--corpus", str(corpus), "--index", str(index)]
+    command += ["--executor", executor] + (["--workers", str(workers)] if workers else [])
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}  # a local instance
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def contents(index_dir: Path) -> dict:
+    from index.passage_index import PassageIndex
+
+    index = PassageIndex.load(index_dir)
+    rows = np.arange(len(index.chunks))
+    parts = index.parts()
+    return {
+        "chunks": [chunk.to_dict() for chunk in index.chunks],
+        "vectors": index.vectors.reconstruct_batch(rows),
+        "sentences": len(index.sentences),
+        "sentence_vectors": {d: np.asarray(p.sentences.vectors, dtype=np.float32) for d, p in parts.items()},
+        "tokens": {d: p.keyword_tokens for d, p in parts.items()},
+        "documents": len(index.manifest["documents"]),
+    }
+
+
+def compare(local: dict, other: dict) -> dict:
+    same_chunks = other["chunks"] == local["chunks"]
+    vectors = float(np.abs(other["vectors"] - local["vectors"]).max()) if same_chunks else None
+    sentence = max(
+        float(np.abs(other["sentence_vectors"][d] - v).max()) if len(v) else 0.0
+        for d, v in local["sentence_vectors"].items()
+    )
+    return {
+        "same_chunks": same_chunks,
+        "same_keyword_tokens": other["tokens"] == local["tokens"],
+        "max_abs_vector_difference": vectors,
+        "max_abs_sentence_vector_difference": sentence,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "ray_build.json")
+    args = parser.parse_args(argv)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(), "load_start": load()}
+    with tempfile.TemporaryDirectory(prefix="citelens-ray-bench-") as work:
+        corpus = Path(work) / "corpus"
+        make_corpus(corpus)
+        result["corpus"] = {
+            "sources": [str(source.relative_to(PROJECT)) for source in SOURCES],
+            "files": sum(1 for path in corpus.rglob("*") if path.is_file()),
+            "bytes": sum(path.stat().st_size for path in corpus.rglob("*") if path.is_file()),
+        }
+        runs, local = [], None
+        for executor, workers in RUNS:
+            index = Path(work) / f"index-{executor}-{workers or 0}"
+            seconds = build(corpus, index, executor, workers)
+            found = contents(index)
+            texts = len(found["chunks"]) + found["sentences"]
+            run = {
+                "executor": executor,
+                "workers": workers,
+                "seconds": round(seconds, 1),
+                "documents": found["documents"],
+                "chunks": len(found["chunks"]),
+                "texts": texts,
+                "chunks_per_s": round(len(found["chunks"]) / seconds, 1),
+                "texts_per_s": round(texts / seconds, 1),
+            }
+            if local is None:
+                local = found
+            else:
+                run["against_local"] = compare(local, found)
+            runs.append(run)
+            print(json.dumps(run), flush=True)
+        result["runs"] = runs
+    result["load_end"] = load()
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(report(result), encoding="utf-8")
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+def report(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        "# Bulk builds: local against Ray (measured)",
+        "",
+        f"Measured {result['date']} by `python -m eval.bench.ray_build` on {m['nproc']} cores, {m['cpu']} "
+        f"(flags: {', '.join(m['flags']) or 'none of avx2/avx512f/avx512_vnni'}), Python {m['python']}.",
+        f"Load at start: `{result['load_start']}`; at end: `{result['load_end']}`.",
+        "",
+        f"Corpus: {', '.join(result['corpus']['sources'])} ({result['corpus']['files']} files, "
+        f"{result['corpus']['bytes'] / 1e6:.1f} MB); the default model and backend; each build from scratch, "
+        "`python -m index build` in a fresh interpreter, wall time from start to exit (interpreter, model "
+        "loading, for Ray a local instance of N CPUs started and stopped, its actors each loading the model).",
+        "",
+        "| executor | workers | seconds | chunks | texts embedded | chunks/s | texts/s | same chunks | max Δ vector |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for run in result["runs"]:
+        against = run.get("against_local")
+        same = "—" if against is None else ("yes" if against["same_chunks"] else "NO")
+        delta = (
+            "—"
+            if against is None
+            else f"{max(against['max_abs_vector_difference'] or 0, against['max_abs_sentence_vector_difference']):.1e}"
+        )
+        lines.append(
+            f"| {run['executor']} | {run['workers'] or '—'} | {run['seconds']} | {run['chunks']} | {run['texts']} | "
+            f"{run['chunks_per_s']} | {run['texts_per_s']} | {same} | {delta} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
