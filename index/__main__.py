@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_library(args)
         if args.command == "build":
             choose_library(args, parser, corpus=True)
+            if args.workers is not None and (args.executor != "ray" or args.workers < 1):
+                parser.error("--workers N (N ≥ 1) goes with --executor ray")
             return run_build(args)
         if args.command == "search":
             choose_library(args, parser)

@@ -26,12 +26,14 @@ import functools
 import logging
 import os
 import pickle
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from index import settings
 from index.build import BuildSettings, ChunkedDocument, chunk_documents, embed_parts
 from index.encoder import Encoder
 from ingest.documents import Document
@@ -65,16 +67,19 @@ def start_ray(address: str | None, workers: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"logging_level": logging.WARNING, "ignore_reinit_error": True}
+    # Where the model cache is, if set here: the same path on every node (README, "Bulk builds on Ray").
+    cache = {name: os.environ[name] for name in (settings.ENV_CACHE,) if os.environ.get(name)}
     if address:
         # The driver's own index and ingest code goes to the workers (the same version as the driver's).
-        runtime_env = {"py_modules": [str(PROJECT / "index"), str(PROJECT / "ingest")]}
+        runtime_env = {"py_modules": [str(PROJECT / "index"), str(PROJECT / "ingest")], "env_vars": cache}
         ray.init(address=address, runtime_env=runtime_env, **quiet)
     else:
+        path = os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))
         ray.init(
             num_cpus=workers or os.cpu_count(),
             include_dashboard=False,
             object_store_memory=OBJECT_STORE_BYTES,
-            runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT)}},
+            runtime_env={"env_vars": {"PYTHONPATH": path, **cache}},
             **quiet,
         )
     quiet_data()
@@ -88,7 +93,9 @@ def quiet_data() -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # a small batch has fewer blocks than actors: some stay idle, which is all this warning says
+    warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", category=UserWarning)
 
 
 @contextmanager

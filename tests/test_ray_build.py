@@ -234,3 +234,5 @@ def test_cli_ray_build_with_the_real_model(tmp_path, encoder):
 def test_cli_refuses_an_unknown_executor(tmp_path):
     ran = index_cli("build", "--executor", "spark", "--corpus", FIXTURES / "corpus_small", "--index", tmp_path)
     assert ran.returncode == 2 and "invalid choice" in ran.stderr
+    ran = index_cli("build", "--workers", 2, "--corpus", FIXTURES / "corpus_small", "--index", tmp_path)
+    assert ran.returncode == 2 and "--workers N (N ≥ 1) goes with --executor ray" in ran.stderr

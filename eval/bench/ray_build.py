@@ -1,11 +1,11 @@
 """Build throughput, local against Ray with 1 and 2 local workers: ``python -m eval.bench.ray_build``.
 
-The same corpus (the bundled one and the CMRC trial articles of data/eval/external) is built three times
-from scratch with the default model and backend, each as a user runs it, ``python -m index build`` in a
-fresh interpreter (``--executor local``; ``--executor ray --workers N``, which starts a local Ray instance
-of N CPUs): the wall time includes the interpreter, the model loading and, for Ray, starting the cluster
-and its actors. Each Ray index is then compared with the local one (chunks, sentences, vectors). Writes
-bench/ray_build.json and bench/ray_build.md.
+The same corpus (the bundled one and the CMRC trial articles of data/eval/external) is built six times from
+scratch, each configuration twice (``RUNS``), with the default model and backend, each as a user runs it:
+``python -m index build`` in a fresh interpreter (``--executor local``; ``--executor ray --workers N``, which
+starts a local Ray instance of N CPUs). The wall time includes the interpreter, the model loading and, for
+Ray, starting the cluster and its actors. Each Ray index is compared with the first local one (chunks,
+keyword tokens, vectors). Writes bench/ray_build.json and bench/ray_build.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ import numpy as np
 
 PROJECT = Path(__file__).resolve().parents[2]
 SOURCES = [PROJECT / "data" / "corpus", PROJECT / "data" / "eval" / "external" / "cmrc_trial" / "corpus"]
-RUNS = [("local", None), ("ray", 1), ("ray", 2)]
+# Forward, then backward (local, ray 1, ray 2, ray 2, ray 1, local): a load that drifts during the runs
+# weighs on every configuration alike in the means.
+RUNS = [("local", None), ("ray", 1), ("ray", 2), ("ray", 2), ("ray", 1), ("local", None)]
 
 
 def machine() -> dict:
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         runs, local = [], None
         for executor, workers in RUNS:
-            index = Path(work) / f"index-{executor}-{workers or 0}"
+            index = Path(work) / f"index-{len(runs)}"
+            load_before = os.getloadavg()[0]
             seconds = build(corpus, index, executor, workers)
             found = contents(index)
             texts = len(found["chunks"]) + found["sentences"]
@@ -115,19 +118,41 @@ def main(argv: list[str] | None = None) -> int:
                 "texts": texts,
                 "chunks_per_s": round(len(found["chunks"]) / seconds, 1),
                 "texts_per_s": round(texts / seconds, 1),
+                "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
             if local is None:
                 local = found
             else:
                 run["against_local"] = compare(local, found)
             runs.append(run)
+            if local is not found:
+                shutil.rmtree(index)
             print(json.dumps(run), flush=True)
         result["runs"] = runs
+        result["means"] = means(runs)
     result["load_end"] = load()
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(report(result), encoding="utf-8")
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0
+
+
+def means(runs: list[dict]) -> list[dict]:
+    out = []
+    for executor, workers in dict.fromkeys(RUNS):
+        mine = [run for run in runs if (run["executor"], run["workers"]) == (executor, workers)]
+        seconds = float(np.mean([run["seconds"] for run in mine]))
+        out.append(
+            {
+                "executor": executor,
+                "workers": workers,
+                "runs": len(mine),
+                "seconds": round(seconds, 1),
+                "chunks_per_s": round(mine[0]["chunks"] / seconds, 2),
+                "texts_per_s": round(mine[0]["texts"] / seconds, 1),
+            }
+        )
+    return out
 
 
 def report(result: dict) -> str:
@@ -144,10 +169,11 @@ def report(result: dict) -> str:
         "`python -m index build` in a fresh interpreter, wall time from start to exit (interpreter, model "
         "loading, for Ray a local instance of N CPUs started and stopped, its actors each loading the model).",
         "",
-        "| executor | workers | seconds | chunks | texts embedded | chunks/s | texts/s | same chunks | max Δ vector |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| run | executor | workers | seconds | chunks | texts embedded | chunks/s | texts/s "
+        "| load 1 min before → after | same chunks | max Δ vector |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|",
     ]
-    for run in result["runs"]:
+    for number, run in enumerate(result["runs"], 1):
         against = run.get("against_local")
         same = "—" if against is None else ("yes" if against["same_chunks"] else "NO")
         delta = (
@@ -156,8 +182,16 @@ def report(result: dict) -> str:
             else f"{max(against['max_abs_vector_difference'] or 0, against['max_abs_sentence_vector_difference']):.1e}"
         )
         lines.append(
-            f"| {run['executor']} | {run['workers'] or '—'} | {run['seconds']} | {run['chunks']} | {run['texts']} | "
-            f"{run['chunks_per_s']} | {run['texts_per_s']} | {same} | {delta} |"
+            f"| {number} | {run['executor']} | {run['workers'] or '—'} | {run['seconds']} | {run['chunks']} | "
+            f"{run['texts']} | {run['chunks_per_s']} | {run['texts_per_s']} | "
+            f"{' → '.join(map(str, run['load_1min_before_after']))} | {same} | {delta} |"
+        )
+    lines += ["", "Means of the two runs of each configuration:", ""]
+    lines += ["| executor | workers | seconds | chunks/s | texts/s |", "|---|---:|---:|---:|---:|"]
+    for mean in result["means"]:
+        lines.append(
+            f"| {mean['executor']} | {mean['workers'] or '—'} | {mean['seconds']} | {mean['chunks_per_s']} | "
+            f"{mean['texts_per_s']} |"
         )
     lines.append("")
     return "\n".join(lines)
