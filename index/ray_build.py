@@ -76,6 +76,7 @@ def start_ray(address: str | None, workers: int | None = None) -> bool:
     else:
         path = os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))
         ray.init(
+            address="local",  # a new instance, even where $RAY_ADDRESS names another (the CLI reads it, not Ray)
             num_cpus=workers or os.cpu_count(),
             include_dashboard=False,
             object_store_memory=OBJECT_STORE_BYTES,

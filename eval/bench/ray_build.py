@@ -46,16 +46,38 @@ def make_corpus(folder: Path) -> None:
         shutil.copytree(source, folder / source.parent.name)
 
 
-def build(corpus: Path, index: Path, executor: str, workers: int | None) -> float:
+def build(corpus: Path, index: Path, executor: str, workers: int | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one build. CPU: user + system time of the build's process and all its
+    descendants (for Ray, the local instance's processes and actors), sampled every 0.2 s, so a process that
+    ends loses its last fraction of a second: a lower bound. On a machine shared with other work the wall
+    time depends on the share of the cores the build gets (more processes get more); the CPU time much less."""
+    import psutil
+
     command = [sys.executable, "-m", "index", "build", "--corpus", str(corpus), "--index", str(index)]
     command += ["--executor", executor] + (["--workers", str(workers)] if workers else [])
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}  # a local instance
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-    return seconds
+    with tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        cpu: dict[int, float] = {}
+        root = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                tree = []
+            for member in tree:
+                try:
+                    times = member.cpu_times()
+                    cpu[member.pid] = times.user + times.system
+                except psutil.Error:
+                    pass
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{err.read()[-3000:].decode(errors='replace')}")
+    return seconds, sum(cpu.values())
 
 
 def contents(index_dir: Path) -> dict:
@@ -106,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         for executor, workers in RUNS:
             index = Path(work) / f"index-{len(runs)}"
             load_before = os.getloadavg()[0]
-            seconds = build(corpus, index, executor, workers)
+            seconds, cpu = build(corpus, index, executor, workers)
             found = contents(index)
             texts = len(found["chunks"]) + found["sentences"]
             run = {
@@ -118,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                 "texts": texts,
                 "chunks_per_s": round(len(found["chunks"]) / seconds, 1),
                 "texts_per_s": round(texts / seconds, 1),
+                "cpu_seconds": round(cpu, 1),
+                "texts_per_cpu_s": round(texts / cpu, 1),
                 "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
             if local is None:
@@ -142,6 +166,7 @@ def means(runs: list[dict]) -> list[dict]:
     for executor, workers in dict.fromkeys(RUNS):
         mine = [run for run in runs if (run["executor"], run["workers"]) == (executor, workers)]
         seconds = float(np.mean([run["seconds"] for run in mine]))
+        cpu = float(np.mean([run["cpu_seconds"] for run in mine]))
         out.append(
             {
                 "executor": executor,
@@ -150,6 +175,8 @@ def means(runs: list[dict]) -> list[dict]:
                 "seconds": round(seconds, 1),
                 "chunks_per_s": round(mine[0]["chunks"] / seconds, 2),
                 "texts_per_s": round(mine[0]["texts"] / seconds, 1),
+                "cpu_seconds": round(cpu, 1),
+                "texts_per_cpu_s": round(mine[0]["texts"] / cpu, 1),
             }
         )
     return out
@@ -169,9 +196,9 @@ def report(result: dict) -> str:
         "`python -m index build` in a fresh interpreter, wall time from start to exit (interpreter, model "
         "loading, for Ray a local instance of N CPUs started and stopped, its actors each loading the model).",
         "",
-        "| run | executor | workers | seconds | chunks | texts embedded | chunks/s | texts/s "
+        "| run | executor | workers | seconds | chunks | texts embedded | chunks/s | texts/s | CPU s | texts/CPU s "
         "| load 1 min before → after | same chunks | max Δ vector |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
     ]
     for number, run in enumerate(result["runs"], 1):
         against = run.get("against_local")
@@ -183,15 +210,19 @@ def report(result: dict) -> str:
         )
         lines.append(
             f"| {number} | {run['executor']} | {run['workers'] or '—'} | {run['seconds']} | {run['chunks']} | "
-            f"{run['texts']} | {run['chunks_per_s']} | {run['texts_per_s']} | "
+            f"{run['texts']} | {run['chunks_per_s']} | {run['texts_per_s']} | {run['cpu_seconds']} | "
+            f"{run['texts_per_cpu_s']} | "
             f"{' → '.join(map(str, run['load_1min_before_after']))} | {same} | {delta} |"
         )
     lines += ["", "Means of the two runs of each configuration:", ""]
-    lines += ["| executor | workers | seconds | chunks/s | texts/s |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        "| executor | workers | seconds | chunks/s | texts/s | CPU s | texts/CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for mean in result["means"]:
         lines.append(
             f"| {mean['executor']} | {mean['workers'] or '—'} | {mean['seconds']} | {mean['chunks_per_s']} | "
-            f"{mean['texts_per_s']} |"
+            f"{mean['texts_per_s']} | {mean['cpu_seconds']} | {mean['texts_per_cpu_s']} |"
         )
     lines.append("")
     return "\n".join(lines)
