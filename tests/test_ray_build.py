@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -168,9 +169,11 @@ def test_incremental_ray_build_embeds_only_what_changed(tmp_path):
 
 
 class PidEncoder(FakeEncoder):
-    """The fake encoder, its first component replaced by the id of the process that embedded the text."""
+    """The fake encoder, its first component replaced by the id of the process that embedded the text; each
+    call takes a little time, as a model's does, so the second actor is up before the first has done all."""
 
     def encode_passages(self, texts, batch_size=32, progress=None):
+        time.sleep(0.25)
         vectors = super().encode_passages(texts, batch_size, progress)
         vectors[:, 0] = os.getpid()
         return vectors
@@ -179,7 +182,7 @@ class PidEncoder(FakeEncoder):
 def test_passages_are_embedded_by_the_actors_in_parallel():
     from index.ray_build import PLAIN_GROUP, RayExecutor
 
-    texts = [f"第{number}段：数字技术日新月异。" for number in range(PLAIN_GROUP * 6)]
+    texts = [f"第{number}段：数字技术日新月异。" for number in range(PLAIN_GROUP * 40)]
     heard = []
     vectors = RayExecutor(2, PidEncoder).encode_passages(FakeEncoder(), texts, progress=heard.append)
     pids = set(vectors[:, 0].astype(int).tolist())
