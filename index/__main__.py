@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import textwrap
@@ -42,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         "or faiss)",
     )
 
+    build.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where documents are read, chunked and embedded: this process (default) or a Ray cluster, at "
+        "$RAY_ADDRESS or a local one started for the build (README, 'Bulk builds on Ray')",
+    )
+    build.add_argument("--workers", type=int, metavar="N", help="--executor ray: embedding actors (default: its CPUs)")
     build.add_argument("--no-wait", action="store_true", help="fail at once if another build holds the index")
     build.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="fail if the index stays busy this long")
 
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_library(args)
         if args.command == "build":
             choose_library(args, parser, corpus=True)
+            if args.workers is not None and (args.executor != "ray" or args.workers < 1):
+                parser.error("--workers N (N ≥ 1) goes with --executor ray")
             return run_build(args)
         if args.command == "search":
             choose_library(args, parser)
@@ -234,17 +245,27 @@ def run_library(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from index.build import build_index
+    from contextlib import nullcontext
+
+    from index.build import LocalExecutor, build_index
     from index.encoder import Encoder
 
-    report = build_index(
-        args.corpus or settings.BUNDLED_CORPUS,
-        settings.index_dir(args.index),
-        Encoder(settings.model_name(args.model), backend=settings.backend_name(args.backend)),
-        BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),
-        vector_store=args.vector_store,
-        lock_timeout=0 if args.no_wait else args.wait_timeout,
-    )
+    if args.executor == "ray":
+        from index.ray_build import ray_executor
+
+        executor = ray_executor(os.environ.get("RAY_ADDRESS") or None, args.workers)
+    else:
+        executor = nullcontext(LocalExecutor())
+    with executor as chosen:
+        report = build_index(
+            args.corpus or settings.BUNDLED_CORPUS,
+            settings.index_dir(args.index),
+            Encoder(settings.model_name(args.model), backend=settings.backend_name(args.backend)),
+            BuildSettings(max_tokens=args.max_tokens, overlap_tokens=args.overlap, context=args.context),
+            vector_store=args.vector_store,
+            lock_timeout=0 if args.no_wait else args.wait_timeout,
+            executor=chosen,
+        )
     print(f"{report.documents} documents, {report.chunks} chunks → {report.index_dir}")
     if report.problems:  # the summary of refused files, each with its reason, at the end where it is seen
         print(f"{len(report.problems)} file(s) refused, not indexed:")

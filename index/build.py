@@ -200,6 +200,19 @@ def embed_parts(
     return parts
 
 
+class LocalExecutor:
+    """Where a build reads, chunks and embeds documents: here, in this process (the default). Another executor
+    (``index.ray_build.RayExecutor``) does the same three steps elsewhere and returns the same results; what
+    a build writes, and how, does not depend on it."""
+
+    load_corpus = staticmethod(load_corpus)
+    chunk_documents = staticmethod(chunk_documents)
+    embed_parts = staticmethod(embed_parts)
+
+
+LOCAL = LocalExecutor()
+
+
 class BuildProgress:
     """One progress report over every batch of a build: a terminal bar, a callback(done, total), or none."""
 
@@ -287,6 +300,7 @@ def build_index(
     lock_timeout: float | None = None,
     batch_chunks: int = BATCH_CHUNKS,
     merge_policy: MergePolicy = DEFAULT_MERGE_POLICY,
+    executor: LocalExecutor = LOCAL,
 ) -> BuildReport:
     """Build, or update: documents whose content hash is unchanged keep their chunks and vectors.
 
@@ -300,13 +314,14 @@ def build_index(
     ``vector_store`` is a store URI (default $CITELENS_VECTOR_STORE, else FAISS in the index folder).
     The build holds the index folder's writer lock (``index.writer_lock``): another writer waits for it
     (``lock_timeout`` None), or fails with ``IndexBusy`` at once (0) or after that many seconds.
-    ``merge_policy``: when an update merges segments (``index.merge_policy``)."""
+    ``merge_policy``: when an update merges segments (``index.merge_policy``). ``executor``: where documents
+    are read, chunked and embedded (``index.ray_build.RayExecutor``: a Ray cluster)."""
     if not Path(corpus_dir).is_dir():  # before the lock: a mistyped folder leaves no index folder behind
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
     if vector_store is None and (pointer := read_pointer(index_dir)):  # an index in Milvus stays there
         vector_store = settings_module.given_vector_store() or pointer["uri"]
     with writer_lock(index_dir, "build", lock_timeout, log):
-        options = (incremental, vector_store, batch_chunks, merge_policy)
+        options = (incremental, vector_store, batch_chunks, merge_policy, executor)
         return _build(corpus_dir, index_dir, encoder, settings, progress, log, *options)
 
 
@@ -321,11 +336,12 @@ def _build(
     vector_store: str | None,
     batch_chunks: int,
     merge_policy: MergePolicy,
+    executor: LocalExecutor,
 ) -> BuildReport:
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise EmptyCorpus(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
-    documents, errors = load_corpus(corpus_dir)
+    documents, errors = executor.load_corpus(corpus_dir)
     problems = [str(error) for error in errors]
     for problem in problems:
         log(f"skipped: {problem}")
@@ -342,7 +358,7 @@ def _build(
         f"{len(removed)} removed; model {encoder.name}"
     )
     unchunked: list[str] = []  # a document that fails to chunk keeps its previous copy, if it had one
-    chunked = chunk_documents(changed, encoder, settings, unchunked)
+    chunked = executor.chunk_documents(changed, encoder, settings, unchunked)
     for problem in unchunked:
         log(f"skipped: {problem}")
     report.problems += unchunked
@@ -359,7 +375,7 @@ def _build(
     try:
         for number in range(len(work)):
             batch, work[number] = work[number], []
-            parts = embed_parts(batch, encoder, settings, progress_report.advance)
+            parts = executor.embed_parts(batch, encoder, settings, progress_report.advance)
             del batch
             if index is None:
                 index = PassageIndex.create(parts, encoder.info, settings.to_dict(), corpus_dir, vector_store)

@@ -88,6 +88,12 @@ class Encoder:
         with a progress bar or without."""
         return self._encode(self._runtime(self.backend), texts, self.passage_prompt, batch_size, progress)
 
+    def passage_batches(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+        """The groups of rows of ``texts`` that ``encode_passages`` embeds together, in its order: each group
+        embedded alone (its texts in this order) gets the vectors it gets in the whole call, so a build can
+        embed the groups in other processes and still store the same vectors (index/ray_build.py)."""
+        return self._runtime(self.backend).batches(list(texts), self.passage_prompt, batch_size)
+
     def forget_queries(self) -> None:
         """Empty the question cache (a benchmark times new questions, not cached ones)."""
         with self._queries_lock:

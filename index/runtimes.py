@@ -122,6 +122,11 @@ class Runtime:
     ) -> np.ndarray:
         raise NotImplementedError
 
+    def batches(self, texts: list[str], prompt: str, batch_size: int) -> list[np.ndarray]:
+        """The rows of ``texts`` that ``encode`` runs together, in its order. Encoding each group alone, its
+        rows in this order, gives the vectors that encoding all at once does (index/ray_build.py relies on it)."""
+        raise NotImplementedError
+
 
 class TorchRuntime(Runtime):
     kind = "torch"
@@ -139,15 +144,17 @@ class TorchRuntime(Runtime):
         # ("Already borrowed") when threads share one: one encoding at a time (torch uses every core anyway).
         self._lock = threading.Lock()
 
+    def batches(self, texts: list[str], prompt: str, batch_size: int) -> list[np.ndarray]:
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        step = batch_size * 8
+        return [order[first : first + step] for first in range(0, len(texts), step)]
+
     def encode(
         self, texts: list[str], prompt: str, batch_size: int, progress: Callable[[int], None] = silent
     ) -> np.ndarray:
         # In steps that report progress: torch's fp32 vectors do not depend on the texts batched together.
-        order = np.argsort([len(text) for text in texts], kind="stable")
         vectors = np.zeros((len(texts), 0), dtype=np.float32)
-        step = batch_size * 8
-        for first in range(0, len(texts), step):
-            rows = order[first : first + step]
+        for rows in self.batches(texts, prompt, batch_size):
             with self._lock:
                 done = self.model.encode(
                     [texts[i] for i in rows],
@@ -198,6 +205,9 @@ class ExportedRuntime(Runtime):
             request = compiled.create_infer_request()
             self.run = lambda feed: next(iter(request.infer(feed).values()))
 
+    def batches(self, texts: list[str], prompt: str, batch_size: int) -> list[np.ndarray]:
+        return token_batches(self.tokenizer, self.max_length, [prompt + text for text in texts])
+
     def encode(
         self, texts: list[str], prompt: str, batch_size: int, progress: Callable[[int], None] = silent
     ) -> np.ndarray:
@@ -206,15 +216,8 @@ class ExportedRuntime(Runtime):
         together while long passages run a few at a time. Padding falls from 1.27× the real tokens
         (32 texts by character length) to 1.10× on the bundled build texts. ``batch_size`` is torch's."""
         prompted = [prompt + text for text in texts]
-        # Lengths the model sees, to batch by: truncation keeps max_length tokens, special ones included.
-        lengths = np.minimum([len(ids) for ids in self.tokenizer(prompted)["input_ids"]], self.max_length)
-        order = np.argsort(-lengths, kind="stable")
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        first = 0
-        while first < len(order):
-            size = max(1, TOKEN_BUDGET // max(1, int(lengths[order[first]])))
-            rows = order[first : first + size]
-            first += size
+        for rows in token_batches(self.tokenizer, self.max_length, prompted):
             feed = self.tokenizer(
                 [prompted[i] for i in rows], truncation=True, max_length=self.max_length, padding=True
             )
@@ -232,3 +235,17 @@ class ExportedRuntime(Runtime):
             out[rows] = pooled
             progress(len(rows))
         return out
+
+
+def token_batches(tokenizer: FastTokenizer, limit: int, prompted: list[str]) -> list[np.ndarray]:
+    """Rows of ``prompted`` sorted by token length, longest first, cut into batches whose longest text × size
+    fits ``TOKEN_BUDGET`` (``ExportedRuntime.encode``)."""
+    # Lengths the model sees, to batch by: truncation keeps ``limit`` tokens, special ones included.
+    lengths = np.minimum([len(ids) for ids in tokenizer(prompted)["input_ids"]], limit)
+    order = np.argsort(-lengths, kind="stable")
+    out, first = [], 0
+    while first < len(order):
+        size = max(1, TOKEN_BUDGET // max(1, int(lengths[order[first]])))
+        out.append(order[first : first + size])
+        first += size
+    return out

@@ -51,17 +51,25 @@ def load_corpus(directory: Path, max_bytes: int | None = None) -> tuple[list[Doc
     documents: list[Document] = []
     problems: list[IngestError] = []
     for path in iter_corpus_files(directory, include_unsupported=True):
-        doc_id = path.relative_to(directory).as_posix()
-        try:
-            reason = check_corpus_path(path, directory)
-            if reason:
-                raise IngestError(path, reason)
-            documents.append(ingest_file(path, doc_id, max_bytes=max_bytes))
-        except IngestError as error:
-            problems.append(error)
-        except MemoryError:
-            problems.append(IngestError(path, "could not be read: it needs more memory than there is"))
-        except Exception as error:  # last resort: a reader library failing on a malformed file
-            log.debug("reading %s failed", display_name(path), exc_info=True)  # the traceback, for debugging only
-            problems.append(IngestError(path, f"could not be read ({type(error).__name__}: {error})"))
+        read = read_corpus_file(path, directory, max_bytes)
+        (documents if isinstance(read, Document) else problems).append(read)
     return documents, problems
+
+
+def read_corpus_file(path: Path, directory: Path, max_bytes: int | None = None) -> Document | IngestError:
+    """One file of the corpus ``directory`` → its Document, or the IngestError saying why it was refused (any
+    failure while reading it: it is this file's problem, never the corpus's). doc_id = path relative to the
+    folder. ``load_corpus`` reads each file with it, and so does a Ray build (index/ray_build.py)."""
+    doc_id = path.relative_to(directory).as_posix()
+    try:
+        reason = check_corpus_path(path, directory)
+        if reason:
+            raise IngestError(path, reason)
+        return ingest_file(path, doc_id, max_bytes=max_bytes)
+    except IngestError as error:
+        return error
+    except MemoryError:
+        return IngestError(path, "could not be read: it needs more memory than there is")
+    except Exception as error:  # last resort: a reader library failing on a malformed file
+        log.debug("reading %s failed", display_name(path), exc_info=True)  # the traceback, for debugging only
+        return IngestError(path, f"could not be read ({type(error).__name__}: {error})")
