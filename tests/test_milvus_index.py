@@ -18,6 +18,7 @@ from index.passage_index import PassageIndex, read_manifest
 from index.search import Searcher
 from tests.conftest import FIXTURES, PROJECT
 from tests.test_incremental import NEW_DOCUMENT, CountingEncoder
+from ui.core import index_version
 
 SETTINGS = BuildSettings(max_tokens=64, overlap_tokens=8)
 QUESTIONS = (
@@ -61,6 +62,7 @@ def test_build_search_add_change_remove_on_milvus_lite_as_embedded(tmp_path, fak
     uri = f"milvus:{tmp_path / 'milvus.db'}?collection=docs"
     in_milvus, embedded = tmp_path / "milvus-index", tmp_path / "embedded-index"
     counting = CountingEncoder(fake_encoder)
+    versions = []  # what the app keys its cached searcher by: a new one after every build
 
     def both(expect_embedded: int) -> MilvusPassageIndex:
         counting.embedded = []
@@ -69,6 +71,7 @@ def test_build_search_add_change_remove_on_milvus_lite_as_embedded(tmp_path, fak
         build(corpus, embedded, fake_encoder, "faiss")
         index = PassageIndex.load(in_milvus)
         assert isinstance(index, MilvusPassageIndex)
+        versions.append(index_version(in_milvus))
         # nothing on disk but the pointer (and the writer lock builds take)
         assert sorted(path.name for path in in_milvus.iterdir()) == [POINTER, "write.lock"]
         local = PassageIndex.load(embedded)
@@ -105,6 +108,7 @@ def test_build_search_add_change_remove_on_milvus_lite_as_embedded(tmp_path, fak
     assert all(hit.doc != "law.md" for hit in Searcher(index, fake_encoder).search("数据安全法 个人信息保护法", k=10))
     assert index.full_text(["数据安全法"], 10) == [{}]
 
+    assert len(set(versions)) == 4 and all(version.startswith("milvus ") for version in versions)
     # the document filter searches inside the chosen documents, as the embedded index does
     local = PassageIndex.load(embedded)
     for doc_id in index.documents:

@@ -114,9 +114,13 @@ def library_sidebar() -> None:
 
 
 def index_version(directory: Path) -> str:
-    """The live version folder's name ('' without an index); changes with every save."""
+    """The live version folder's name ('' without an index); changes with every save. An index kept in Milvus:
+    the stamp of its last save, read from its meta row."""
+    from index.milvus_index import read_milvus_manifest, read_pointer
     from index.versions import CURRENT
 
+    if milvus := read_pointer(Path(directory)):
+        return "milvus " + str(read_milvus_manifest(milvus).get("saved", ""))
     pointer = Path(directory) / CURRENT
     return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
 
