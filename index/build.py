@@ -247,7 +247,11 @@ def previous_index(
     if read_pointer(index_dir):
         if not same_milvus_index(read_pointer(index_dir), vector_store):
             return None
-        previous = MilvusPassageIndex.load(index_dir)
+        try:
+            previous = MilvusPassageIndex.load(index_dir)
+        except IndexMismatch as error:  # another format: a whole new generation
+            log(f"{error}")
+            return None
         for problem in (damaged := previous.verify()):
             log(f"damaged: {problem}")
         if damaged:

@@ -45,7 +45,14 @@ from index.versions import IndexMismatch, IndexNotFound
 from ingest.documents import Chunk, Document, Paragraph
 
 POINTER = "milvus.json"
-FORMAT = "citelens-milvus-1"
+FORMAT = "citelens-milvus-1"  # the pointer file's
+# The collections' layout and what the keyword text holds; another one is rebuilt by the next build.
+# 2: the keyword text lower-cased and without punctuation before Milvus cuts it.
+INDEX_FORMAT = "citelens-milvus-2"
+# Characters no keyword token keeps (index/keyword.py drops tokens without a word character; jieba keeps
+# + # & . _ % - inside words, as in 2.5%): spaces instead, so Milvus's analyzer cuts the passage's words as
+# CiteLens does and counts no punctuation in its length.
+NOT_KEYWORD = re.compile(r"[^\w+#&.%\-]+")
 MAX_TEXT_BYTES = 65_535  # Milvus's longest VARCHAR
 BATCH = 1000  # rows a write or a read sends at once
 CACHE = 16_384  # chunk and sentence records a process keeps (least recently used go first)
@@ -400,6 +407,11 @@ class MilvusPassageIndex:
         """The live generation of the named index at the URI."""
         client = connect(uri)
         current = _current(client, name, uri)
+        if current["manifest"].get("format_version") != INDEX_FORMAT:
+            raise IndexMismatch(
+                f"The Milvus index {name} is of format {current['manifest'].get('format_version')}, this CiteLens "
+                f"reads {INDEX_FORMAT}: rebuild it with python -m index build (a new generation is written)."
+            )
         index = cls(client, uri, name, current["generation"], {**current["manifest"], "documents": {}}, {})
         for part in PARTS:
             client.load_collection(index.part(part))
@@ -447,7 +459,7 @@ class MilvusPassageIndex:
         """A new generation holding these parts (live once ``save`` is called)."""
         client = connect(uri)
         manifest = {
-            "format_version": FORMAT,
+            "format_version": INDEX_FORMAT,
             "model": model.to_dict(),
             "build": build_settings,
             "corpus": str(Path(corpus_dir).resolve()) if corpus_dir else None,
@@ -615,7 +627,8 @@ class MilvusPassageIndex:
                         "sentences": len(mine),
                         "tokens": _varchar(" ".join(tokens), f"the keywords of chunk {chunk.chunk_id}"),
                         "keyword_text": _varchar(
-                            fold(keyword_text(chunk, settings.keyword_context)), f"chunk {chunk.chunk_id}"
+                            NOT_KEYWORD.sub(" ", fold(keyword_text(chunk, settings.keyword_context)).lower()),
+                            f"chunk {chunk.chunk_id}",
                         ),
                     }
                 )
