@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from eval.app_driver import stop_process
 from eval.concurrency import gold_questions, percentiles
 from eval.question_sets import read_gold_jsonl
 from index.settings import PROJECT_ROOT
@@ -182,12 +183,7 @@ def serve_and_measure(
                 reports.append(report)
             return reports
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def summary(report: dict) -> str:

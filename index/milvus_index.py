@@ -41,7 +41,7 @@ from index.segments import DocumentPart
 from index.stores.base import parse_milvus_uri
 from index.stores.milvus import MilvusStore, id_filter, milvus_client
 from index.translate import QueryTranslator
-from index.versions import IndexMismatch, IndexNotFound
+from index.versions import IndexMismatch, IndexNotFound, check_model
 from ingest.documents import Chunk, Document, Paragraph
 
 POINTER = "milvus.json"
@@ -306,12 +306,7 @@ class MilvusPassageIndex:
         return ModelInfo(**self.manifest["model"])
 
     def check_model(self, model: ModelInfo) -> None:
-        built = self.model
-        if (built.name, built.dimension) != (model.name, model.dimension):
-            raise IndexMismatch(
-                f"The Milvus index {self.name} was built with model '{built.name}' (dimension {built.dimension}), "
-                f"but the model in use is '{model.name}' (dimension {model.dimension})."
-            )
+        check_model(self.manifest["model"], model)
 
     def keyword_scorer(self):
         from index.search.keyword_milvus import MilvusKeywordScorer

@@ -21,7 +21,7 @@ from index.stores import VectorStore, create_store, is_milvus, load_store, same_
 from index.translate import QueryTranslator
 from index.versions import (
     SEGMENTS,
-    IndexMismatch,
+    check_model,
     checked_version,
     document_entry,
     live_version,
@@ -279,13 +279,7 @@ class PassageIndex:
         return ModelInfo(**self.manifest["model"])
 
     def check_model(self, model: ModelInfo) -> None:
-        built = self.model
-        if (built.name, built.dimension) != (model.name, model.dimension):
-            raise IndexMismatch(
-                f"This index was built with model '{built.name}' (dimension {built.dimension}), "
-                f"but the model in use is '{model.name}' (dimension {model.dimension}). "
-                f"Search with --model '{built.name}', or rebuild: python -m index build --model '{model.name}'."
-            )
+        check_model(self.manifest["model"], model)
 
     def dense_search(
         self, query_vectors: np.ndarray, k: int, rows: np.ndarray | None = None

@@ -42,6 +42,16 @@ class IndexMismatch(RuntimeError):
     """The index was built with another model than the one asked for."""
 
 
+def check_model(built: dict, model) -> None:
+    """IndexMismatch unless ``model`` (a ModelInfo) is the one the manifest's ``model`` entry records."""
+    if (built["name"], built["dimension"]) != (model.name, model.dimension):
+        raise IndexMismatch(
+            f"This index was built with model '{built['name']}' (dimension {built['dimension']}), "
+            f"but the model in use is '{model.name}' (dimension {model.dimension}). "
+            f"Search with --model '{built['name']}', or rebuild: python -m index build --model '{model.name}'."
+        )
+
+
 def pointer(directory: Path) -> str:
     try:
         return (directory / CURRENT).read_text(encoding="utf-8").strip()
